@@ -1,0 +1,62 @@
+"""One error hierarchy for the whole service.
+
+Request-time errors carry the HTTP status they map to; ``app.http.errors`` renders every one of them as
+``{"error": "<message>"}`` in one place. Model and storage code raise these without knowing about HTTP.
+``ModelLoadError`` is a boot-time failure: the process logs one line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class ServingError(Exception):
+    """Base of every error a request can end in. ``status`` is the HTTP code it maps to."""
+
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(ServingError):
+    """The request is malformed or does not fit the model's signature (wrong shape, dtype, missing input)."""
+
+    status = 400
+
+
+class NotFound(ServingError):
+    """Unknown model, version, signature or route."""
+
+    status = 404
+
+
+class MethodNotAllowed(ServingError):
+    """The route exists but not for this HTTP method."""
+
+    status = 405
+
+
+class PayloadTooLarge(ServingError):
+    """The request body is over the configured limit."""
+
+    status = 413
+
+
+class UnsupportedMediaType(ServingError):
+    """The request body is not JSON (or another accepted encoding)."""
+
+    status = 415
+
+
+class ModelNotReady(ServingError):
+    """The model is not loaded and warmed up yet, or the server is shutting down."""
+
+    status = 503
+
+
+class ModelLoadError(Exception):
+    """The model could not be found, fetched, verified or loaded. Fatal at boot."""
+
+
+class StorageError(ModelLoadError):
+    """Fetching the model from storage failed (missing objects, checksum mismatch, retries exhausted)."""

@@ -1,0 +1,152 @@
+"""The one settings object, read once from the environment at boot.
+
+Every field has a default and a one-line doc; a bad value fails fast with a message naming the variable.
+Vertex AI's custom-container variables (``AIP_*``) are honoured when set, so the same image deploys to Vertex AI
+endpoints unchanged. Nothing else in the service reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The bundled demo model: ``<project root>/models/mnist`` (``/app/models/mnist`` in the container).
+DEMO_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "mnist"
+DEMO_MODEL_COMMAND = f"python -m model_export mnist --output {DEMO_MODEL_DIR}"
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed configuration of the server. Build it with :meth:`from_env`."""
+
+    model_uri: str = str(DEMO_MODEL_DIR)
+    """MODEL_URI (or Vertex AI's AIP_STORAGE_URI): local path or gs://bucket/prefix of a SavedModel or a TF
+    Serving base directory with numeric version subdirectories. Default: the bundled demo model."""
+    model_name: str = "mnist"
+    """MODEL_NAME: the name clients use in /v1/models/{name} and /v2/models/{name}. Default: from the URI."""
+    port: int = 8080
+    """AIP_HTTP_PORT or PORT: the TCP port to listen on (Cloud Run sets PORT)."""
+    host: str = "0.0.0.0"
+    """HOST: the address to bind."""
+    predict_route: str = "/predict"
+    """AIP_PREDICT_ROUTE: the extra TF Serving-format predict route (Vertex AI sets it)."""
+    health_route: str = "/readyz"
+    """AIP_HEALTH_ROUTE: the extra readiness route (Vertex AI sets it)."""
+    cache_dir: Path = Path("/tmp/model-cache")
+    """MODEL_CACHE_DIR: where gs:// models are downloaded (Cloud Run's /tmp counts against memory)."""
+    workers: int = 1
+    """WORKERS: gunicorn worker processes; each loads its own copy of the model."""
+    threads: int = 8
+    """THREADS: request threads per worker."""
+    graceful_timeout: int = 8
+    """GRACEFUL_TIMEOUT: seconds in-flight requests get after SIGTERM (Cloud Run kills after 10)."""
+    max_request_bytes: int = 32 * 1024 * 1024
+    """MAX_REQUEST_BYTES: largest accepted request body; larger gets 413. Default: Cloud Run's 32 MiB."""
+    log_format: str = "json"
+    """LOG_FORMAT: 'json' (one structured object per line, for Cloud Logging) or 'text' (local dev)."""
+    log_level: str = "INFO"
+    """LOG_LEVEL: DEBUG, INFO, WARNING or ERROR."""
+    project_id: str = ""
+    """GOOGLE_CLOUD_PROJECT: used to build the trace resource name in logs."""
+    download_workers: int = 8
+    """DOWNLOAD_WORKERS: parallel object downloads when fetching a gs:// model."""
+    download_retries: int = 4
+    """DOWNLOAD_RETRIES: attempts per object before a download counts as failed."""
+    warmup: bool = True
+    """WARMUP: run one synthetic call per signature (and TF Serving warm-up records) before ready."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``environ`` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+        uri = _text(env, "MODEL_URI") or _text(env, "AIP_STORAGE_URI") or cls.model_uri
+        name = _text(env, "MODEL_NAME") or model_name_from_uri(uri)
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", name):
+            raise SettingsError(
+                f"MODEL_NAME={name!r} is not a valid model name: use letters, digits, '.', '_' or '-'"
+            )
+        port_var = "AIP_HTTP_PORT" if _text(env, "AIP_HTTP_PORT") else "PORT"
+        return cls(
+            model_uri=uri,
+            model_name=name,
+            port=_int(env, port_var, cls.port, 1, 65535),
+            host=_text(env, "HOST") or cls.host,
+            predict_route=_route(env, "AIP_PREDICT_ROUTE", cls.predict_route),
+            health_route=_route(env, "AIP_HEALTH_ROUTE", cls.health_route),
+            cache_dir=Path(_text(env, "MODEL_CACHE_DIR") or cls.cache_dir),
+            workers=_int(env, "WORKERS", cls.workers, 1, 64),
+            threads=_int(env, "THREADS", cls.threads, 1, 256),
+            graceful_timeout=_int(env, "GRACEFUL_TIMEOUT", cls.graceful_timeout, 0, 3600),
+            max_request_bytes=_int(env, "MAX_REQUEST_BYTES", cls.max_request_bytes, 1024, 2**31),
+            log_format=_choice(env, "LOG_FORMAT", cls.log_format, ("json", "text")),
+            log_level=_choice(env, "LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
+            project_id=_text(env, "GOOGLE_CLOUD_PROJECT"),
+            download_workers=_int(env, "DOWNLOAD_WORKERS", cls.download_workers, 1, 64),
+            download_retries=_int(env, "DOWNLOAD_RETRIES", cls.download_retries, 1, 20),
+            warmup=_bool(env, "WARMUP", cls.warmup),
+        )
+
+
+def model_name_from_uri(uri: str) -> str:
+    """Derive a model name from a URI: the last path component that is not a version number."""
+    parts = [p for p in re.split(r"/+", uri.removeprefix("gs://").removeprefix("file://")) if p]
+    for part in reversed(parts):
+        if not part.isdigit():
+            return re.sub(r"[^A-Za-z0-9._-]", "-", part).lstrip("._-") or "model"
+    return "model"
+
+
+def _text(env: Mapping[str, str], var: str) -> str:
+    return env.get(var, "").strip()
+
+
+def _int(env: Mapping[str, str], var: str, default: int, low: int, high: int) -> int:
+    raw = _text(env, var)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{var}={raw!r} is not an integer") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{var}={value} is out of range [{low}, {high}]")
+    return value
+
+
+def _bool(env: Mapping[str, str], var: str, default: bool) -> bool:
+    raw = _text(env, var).lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{var}={raw!r} is not a boolean (use true or false)")
+
+
+def _choice(
+    env: Mapping[str, str], var: str, default: str, allowed: tuple[str, ...], upper: bool = False
+) -> str:
+    raw = _text(env, var)
+    if not raw:
+        return default
+    value = raw.upper() if upper else raw.lower()
+    if value not in allowed:
+        raise SettingsError(f"{var}={raw!r} must be one of: {', '.join(allowed)}")
+    return value
+
+
+def _route(env: Mapping[str, str], var: str, default: str) -> str:
+    raw = _text(env, var)
+    if not raw:
+        return default
+    if not re.fullmatch(r"/[A-Za-z0-9._~/:-]*", raw):
+        raise SettingsError(f"{var}={raw!r} must be a URL path starting with '/'")
+    return raw
