@@ -1,0 +1,66 @@
+"""Download a model version's objects in parallel, each one retried and checksum-verified."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from google.cloud import storage
+
+from app.storage.checksums import HashingWriter, verify
+from app.storage.client import CALL_TIMEOUT_SECONDS, storage_errors
+from app.storage.gcs_listing import RemoteObject
+from app.storage.retry import with_retries
+
+logger = logging.getLogger(__name__)
+
+
+def download_objects(
+    client: storage.Client,
+    bucket_name: str,
+    objects: Sequence[RemoteObject],
+    dest: Path,
+    *,
+    max_workers: int,
+    retries: int,
+    backoff_seconds: float,
+) -> None:
+    """Download every object to ``dest/<relative path>``; the first failure cancels the rest and is raised."""
+    bucket = client.bucket(bucket_name)
+
+    def download(obj: RemoteObject) -> None:
+        uri = f"gs://{bucket_name}/{obj.name}"
+        target = dest / obj.relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with storage_errors("downloading", uri, not_found="object vanished (was the model re-uploaded?)"):
+            with_retries(
+                lambda: _download_once(bucket, obj, target, uri),
+                what=f"download of {uri}",
+                attempts=retries,
+                backoff_seconds=backoff_seconds,
+            )
+        logger.debug("downloaded %s (%d bytes)", uri, obj.digests.size)
+
+    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="gcs-download") as pool:
+        futures = [pool.submit(download, obj) for obj in objects]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            future.cancel()  # no-op for finished or running ones; queued ones never start
+        for future in done:
+            future.result()  # re-raises the first failure
+
+
+def _download_once(bucket: storage.Bucket, obj: RemoteObject, target: Path, uri: str) -> None:
+    # A fresh Blob per attempt: the client overwrites a Blob's metadata from response headers. Pinning the
+    # listed generation means a concurrent re-upload fails this fetch instead of mixing two versions' files.
+    blob = bucket.blob(obj.name, generation=obj.generation)
+    with open(target, "wb") as file:
+        writer = HashingWriter(file)
+        # raw_download: the stored bytes, which the recorded digests describe. checksum=None: verified below
+        # against the listing's metadata (size + CRC32C + MD5), not only the response's own hash header.
+        blob.download_to_file(
+            writer, raw_download=True, checksum=None, retry=None, timeout=CALL_TIMEOUT_SECONDS
+        )
+    verify(uri, obj.digests, writer.digests())
