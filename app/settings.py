@@ -69,9 +69,7 @@ class Settings:
         uri = _text(env, "MODEL_URI") or _text(env, "AIP_STORAGE_URI") or cls.model_uri
         name = _text(env, "MODEL_NAME") or model_name_from_uri(uri)
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", name):
-            raise SettingsError(
-                f"MODEL_NAME={name!r} is not a valid model name: use letters, digits, '.', '_' or '-'"
-            )
+            raise SettingsError(f"MODEL_NAME={name!r} is not a valid model name: use letters, digits, '.', '_' or '-'")
         port_var = "AIP_HTTP_PORT" if _text(env, "AIP_HTTP_PORT") else "PORT"
         return cls(
             model_uri=uri,
@@ -131,9 +129,7 @@ def _bool(env: Mapping[str, str], var: str, default: bool) -> bool:
     raise SettingsError(f"{var}={raw!r} is not a boolean (use true or false)")
 
 
-def _choice(
-    env: Mapping[str, str], var: str, default: str, allowed: tuple[str, ...], upper: bool = False
-) -> str:
+def _choice(env: Mapping[str, str], var: str, default: str, allowed: tuple[str, ...], upper: bool = False) -> str:
     raw = _text(env, var)
     if not raw:
         return default

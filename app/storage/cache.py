@@ -44,9 +44,7 @@ def entry_name(label: str, fingerprint: str) -> str:
     return f"{slug}-{fingerprint}"
 
 
-def fetch_cached(
-    cache_dir: Path, name: str, manifest: Manifest, fill: Callable[[Path], None]
-) -> tuple[Path, bool]:
+def fetch_cached(cache_dir: Path, name: str, manifest: Manifest, fill: Callable[[Path], None]) -> tuple[Path, bool]:
     """Return ``(cache_dir/name, served_from_cache)``; call ``fill(empty_dir)`` only if no valid copy exists.
 
     Processes racing on the same name serialise on a lock file: one fills, the others wait and reuse it.

@@ -60,7 +60,5 @@ def _download_once(bucket: storage.Bucket, obj: RemoteObject, target: Path, uri:
         writer = HashingWriter(file)
         # raw_download: the stored bytes, which the recorded digests describe. checksum=None: verified below
         # against the listing's metadata (size + CRC32C + MD5), not only the response's own hash header.
-        blob.download_to_file(
-            writer, raw_download=True, checksum=None, retry=None, timeout=CALL_TIMEOUT_SECONDS
-        )
+        blob.download_to_file(writer, raw_download=True, checksum=None, retry=None, timeout=CALL_TIMEOUT_SECONDS)
     verify(uri, obj.digests, writer.digests())

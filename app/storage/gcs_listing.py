@@ -106,9 +106,7 @@ def resolve_remote(client: storage.Client, uri: str, *, retries: int, backoff_se
         location, version = base, own_version(base.name)
     else:
         children = [prefix[len(base.prefix) :].rstrip("/") for prefix in sorted(sub_prefixes)]
-        child, version = pick_version(
-            base.uri, children, lambda name: lister.holds_saved_model(base.child(name))
-        )
+        child, version = pick_version(base.uri, children, lambda name: lister.holds_saved_model(base.child(name)))
         location = base.child(child)
     objects = tuple(_remote_object(location, blob) for blob in lister.recursive(location) if _is_file(blob))
     if not objects:  # pragma: no cover - a SavedModel dir always holds at least saved_model.pb
@@ -132,9 +130,7 @@ def _remote_object(location: GcsLocation, blob: storage.Blob) -> RemoteObject:
     if any(part in ("", ".", "..") for part in relative.split("/")):
         raise StorageError(f"refusing to download {uri}: its name is not a plain relative path")
     if blob.content_encoding == "gzip":
-        raise StorageError(
-            f"refusing to download {uri}: it is stored gzip-encoded; upload model files without -z/-Z"
-        )
+        raise StorageError(f"refusing to download {uri}: it is stored gzip-encoded; upload model files without -z/-Z")
     return RemoteObject(
         name=blob.name,
         relative=relative,

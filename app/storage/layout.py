@@ -45,9 +45,7 @@ def own_version(name: str) -> int:
     return 1 if version is None else version
 
 
-def pick_version(
-    uri: str, children: Iterable[str], has_saved_model: Callable[[str], bool]
-) -> tuple[str, int]:
+def pick_version(uri: str, children: Iterable[str], has_saved_model: Callable[[str], bool]) -> tuple[str, int]:
     """Choose the highest numeric child of the base directory ``uri`` that holds a SavedModel.
 
     ``has_saved_model(child)`` is only asked for numeric children, highest first, until one answers yes, so a
@@ -73,6 +71,5 @@ def no_model_error(uri: str, reason: str = "") -> ModelLoadError:
     base = uri.rstrip("/")
     detail = f" ({reason})" if reason else ""
     return ModelLoadError(
-        f"no SavedModel at {uri}{detail}: expected saved_model.pb or numeric version subdirectories "
-        f"like {base}/1/"
+        f"no SavedModel at {uri}{detail}: expected saved_model.pb or numeric version subdirectories like {base}/1/"
     )

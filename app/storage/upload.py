@@ -38,9 +38,7 @@ def upload_directory(
         # The client sends a CRC32C with the upload and the server rejects a mismatch.
         with storage_errors("uploading to", f"gs://{location.bucket}/{name}"):
             with_retries(
-                lambda: bucket.blob(name).upload_from_filename(
-                    str(path), timeout=CALL_TIMEOUT_SECONDS, retry=None
-                ),
+                lambda: bucket.blob(name).upload_from_filename(str(path), timeout=CALL_TIMEOUT_SECONDS, retry=None),
                 what=f"upload of {path}",
                 attempts=retries,
                 backoff_seconds=backoff_seconds,

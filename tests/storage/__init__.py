@@ -21,11 +21,7 @@ def write_fake_saved_model(directory: Path, tag: str = "") -> dict[str, bytes]:
     """
     files: dict[str, bytes] = {}
     for index, relative in enumerate(FAKE_MODEL_FILES):
-        data = (
-            b""
-            if relative.endswith("empty.txt")
-            else f"{relative}:{tag}:".encode() + bytes(range(256)) * index
-        )
+        data = b"" if relative.endswith("empty.txt") else f"{relative}:{tag}:".encode() + bytes(range(256)) * index
         path = directory / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

@@ -100,9 +100,7 @@ def test_cache_manifest_describes_the_download(gcs: GcsHelper, tmp_path: Path) -
 # --- cache -------------------------------------------------------------------------------------------------
 
 
-def test_second_fetch_is_served_from_cache(
-    gcs: GcsHelper, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_second_fetch_is_served_from_cache(gcs: GcsHelper, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     upload_versions(gcs, tmp_path, "m", ["1"])
     cache_dir = tmp_path / "cache"
     with caplog.at_level(logging.INFO, logger="app.storage"):
@@ -206,9 +204,7 @@ def test_concurrent_processes_download_once_and_share_the_result(gcs: GcsHelper,
         wait_until(
             lambda: all("waiting for another process" in log.read_text() for log in logs),
             timeout=60,
-            explain=lambda: (
-                "workers never blocked on the lock:\n" + "\n".join(log.read_text() for log in logs)
-            ),
+            explain=lambda: "workers never blocked on the lock:\n" + "\n".join(log.read_text() for log in logs),
         )
     outputs = [child.communicate(timeout=120)[0] for child in children]
 
@@ -254,9 +250,7 @@ def test_checksum_mismatch_in_a_real_download_is_retried_then_fatal(gcs: GcsHelp
     upload_versions(gcs, tmp_path, "m", ["1"])
     remote = resolve_remote(gcs.client, gcs.uri("m"), **FAST)
     [pb] = [obj for obj in remote.objects if obj.relative == "saved_model.pb"]
-    wrong = type(pb)(
-        pb.name, pb.relative, pb.generation, Digests(pb.digests.size, "AAAAAA==", pb.digests.md5)
-    )
+    wrong = type(pb)(pb.name, pb.relative, pb.generation, Digests(pb.digests.size, "AAAAAA==", pb.digests.md5))
 
     with pytest.raises(StorageError) as excinfo:
         download_objects(gcs.client, gcs.bucket_name, [wrong], tmp_path / "out", max_workers=2, **FAST)
@@ -342,18 +336,13 @@ def test_retry_does_not_retry_not_found() -> None:
 
 
 def test_retry_gives_up_with_a_storage_error_naming_the_last_error() -> None:
-    flaky = Flaky(
-        *[api_exceptions.TooManyRequests("slow down")] * 2 + [api_exceptions.InternalServerError("x")]
-    )
+    flaky = Flaky(*[api_exceptions.TooManyRequests("slow down")] * 2 + [api_exceptions.InternalServerError("x")])
 
     with pytest.raises(StorageError) as excinfo:
         with_retries(flaky, what="download of gs://b/o", attempts=3, backoff_seconds=0.001)
 
     assert flaky.calls == 3
-    assert (
-        str(excinfo.value)
-        == "giving up on download of gs://b/o after 3 attempts: HTTP 500 InternalServerError"
-    )
+    assert str(excinfo.value) == "giving up on download of gs://b/o after 3 attempts: HTTP 500 InternalServerError"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,130 @@
+"""TF Serving's REST predict format: row ("instances") and columnar ("inputs") requests and responses.
+
+See tensorflow/serving ``g3doc/api_rest.md``. Vertex AI's custom-container contract uses the same row format
+(``{"instances": [...], "parameters": {...}}`` -> ``{"predictions": [...]}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.codecs.jsonio import dumps, has_nonfinite
+from app.codecs.values import output_to_json, to_array
+from app.errors import InvalidInput
+from app.tensors import SignatureInfo
+
+_FIELDS = {"signature_name", "instances", "inputs", "parameters"}
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    """A decoded predict request: which signature, the named input arrays, and the format to answer in."""
+
+    signature_name: str | None
+    inputs: dict[str, np.ndarray]
+    row_format: bool
+
+
+def decode_predict(body: Any, signature_for: Callable[[str | None], SignatureInfo]) -> PredictRequest:
+    """Decode a parsed JSON body. ``signature_for`` maps a signature name (None: default) to its description."""
+    if not isinstance(body, dict):
+        raise InvalidInput("request body must be a JSON object with 'instances' or 'inputs'")
+    unknown = sorted(set(body) - _FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown field {unknown[0]!r}; expected 'instances' or 'inputs' and optional 'signature_name'"
+        )
+    name = body.get("signature_name")
+    if name is not None and not isinstance(name, str):
+        raise InvalidInput("'signature_name' must be a string")
+    if "parameters" in body and not isinstance(body["parameters"], dict | None):
+        raise InvalidInput("'parameters' must be an object")
+    has_rows, has_cols = "instances" in body, "inputs" in body
+    if has_rows == has_cols:
+        which = "both" if has_rows else "neither"
+        raise InvalidInput(
+            f"request must have either 'instances' (row format) or 'inputs' (columnar format), not {which}"
+        )
+    sig = signature_for(name or None)
+    if has_rows:
+        return PredictRequest(name or None, _rows(body["instances"], sig), row_format=True)
+    return PredictRequest(name or None, _columns(body["inputs"], sig), row_format=False)
+
+
+def _is_b64(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"b64"}
+
+
+def _named(value: Any, sig: SignatureInfo) -> bool:
+    """Whether a dict is keyed by input names (rather than being a single {"b64": ...} value)."""
+    return isinstance(value, dict) and not (_is_b64(value) and "b64" not in sig.inputs)
+
+
+def _rows(instances: Any, sig: SignatureInfo) -> dict[str, np.ndarray]:
+    if not isinstance(instances, list):
+        raise InvalidInput("'instances' must be a list with one entry per example")
+    if not instances:
+        raise InvalidInput("'instances' is empty: send at least one example")
+    if _named(instances[0], sig):
+        if not all(_named(item, sig) for item in instances):
+            raise InvalidInput("'instances' mixes objects and plain values: use one form for every instance")
+        keys = set(instances[0])
+        if any(set(item) != keys for item in instances):
+            raise InvalidInput("every instance must have the same named inputs")
+        return {
+            key: to_array([item[key] for item in instances], _input(sig, key), f"input {key!r}") for key in instances[0]
+        }
+    if len(sig.inputs) != 1:
+        raise InvalidInput(
+            f"signature {sig.name!r} has {len(sig.inputs)} inputs ({', '.join(sig.inputs)}): "
+            "each instance must be an object keyed by input name"
+        )
+    (only,) = sig.inputs.values()
+    return {only.name: to_array(instances, only, f"input {only.name!r}")}
+
+
+def _columns(inputs: Any, sig: SignatureInfo) -> dict[str, np.ndarray]:
+    if _named(inputs, sig):
+        if not inputs:
+            raise InvalidInput("'inputs' is an empty object")
+        return {key: to_array(value, _input(sig, key), f"input {key!r}") for key, value in inputs.items()}
+    if len(sig.inputs) != 1:
+        raise InvalidInput(
+            f"signature {sig.name!r} has {len(sig.inputs)} inputs ({', '.join(sig.inputs)}): "
+            "'inputs' must be an object keyed by input name"
+        )
+    (only,) = sig.inputs.values()
+    return {only.name: to_array(inputs, only, f"input {only.name!r}")}
+
+
+def _input(sig: SignatureInfo, key: str):
+    try:
+        return sig.inputs[key]
+    except KeyError:
+        raise InvalidInput(
+            f"unknown input {key!r} for signature {sig.name!r}; expected inputs: {', '.join(sig.inputs)}"
+        ) from None
+
+
+def encode_predict(outputs: Mapping[str, np.ndarray], row_format: bool) -> bytes:
+    """``{"predictions": ...}`` for row requests, ``{"outputs": ...}`` for columnar ones."""
+    nonfinite = has_nonfinite(outputs.values())
+    values = {name: output_to_json(name, arr) for name, arr in outputs.items()}
+    if not row_format:
+        payload = next(iter(values.values())) if len(values) == 1 else values
+        return dumps({"outputs": payload}, nonfinite)
+    sizes = {name: arr.shape[0] if arr.ndim else None for name, arr in outputs.items()}
+    if len(set(sizes.values())) != 1 or None in sizes.values():
+        raise InvalidInput(
+            "the model's outputs do not share a batch dimension "
+            f"({', '.join(f'{n}: {s}' for n, s in sizes.items())}); use the columnar 'inputs' format"
+        )
+    if len(values) == 1:
+        return dumps({"predictions": next(iter(values.values()))}, nonfinite)
+    batch = next(iter(sizes.values()))
+    rows = [{name: value[i] for name, value in values.items()} for i in range(batch)]
+    return dumps({"predictions": rows}, nonfinite)

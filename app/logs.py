@@ -1,0 +1,60 @@
+"""Logging: google-cloud-logging's structured JSON on stdout (one object per line), or plain text for local dev.
+
+In JSON mode every line has ``severity`` and ``message``; lines logged during a request also carry
+``logging.googleapis.com/trace`` (from ``traceparent`` or ``X-Cloud-Trace-Context``) and ``httpRequest``, which
+Cloud Logging uses to group a request's lines. Gunicorn's own logger goes through the same handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import sys
+from typing import Any
+
+from app.settings import Settings
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+
+
+def structured_handler(project_id: str = "") -> logging.Handler:
+    """google-cloud-logging's StructuredLogHandler writing to stdout."""
+    import google.cloud.logging_v2 as logging_v2
+    from google.cloud.logging_v2.handlers import StructuredLogHandler
+
+    # The library prints a one-off diagnostic entry on first use; it is noise in a container's log.
+    logging_v2._instrumentation_emitted = True
+    return StructuredLogHandler(stream=sys.stdout, project_id=project_id or None)
+
+
+def text_handler() -> logging.Handler:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    return handler
+
+
+def log_config(settings: Settings) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` dict, also handed to gunicorn as its ``logconfig_dict``."""
+    if settings.log_format == "json":
+        handler: dict[str, Any] = {"()": structured_handler, "project_id": settings.project_id}
+    else:
+        handler = {"()": text_handler}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"stdout": handler},
+        "root": {"level": settings.log_level, "handlers": ["stdout"]},
+        "loggers": {
+            # Route gunicorn's lines through the root handler; access lines come from the app itself.
+            "gunicorn.error": {"level": settings.log_level, "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            # TensorFlow and absl are chatty at INFO.
+            "tensorflow": {"level": "WARNING"},
+            "absl": {"level": "WARNING"},
+        },
+    }
+
+
+def setup_logging(settings: Settings) -> None:
+    """Configure the root logger for this process."""
+    logging.config.dictConfig(log_config(settings))

@@ -1,0 +1,126 @@
+"""Load a SavedModel, introspect its signatures, call them. Knows TensorFlow; knows nothing of HTTP or storage."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.errors import InvalidInput, ModelLoadError
+from app.tensors import SignatureInfo, TensorInfo, is_supported_dtype
+
+log = logging.getLogger(__name__)
+
+_INIT_OP = "__saved_model_init_op"
+
+
+class Model:
+    """A loaded SavedModel: its signatures as callables plus their descriptions."""
+
+    def __init__(
+        self,
+        path: Path,
+        functions: Mapping[str, Callable[..., Any]],
+        signatures: Mapping[str, SignatureInfo],
+        signature_defs: Mapping[str, Any],
+        handle: Any = None,
+    ) -> None:
+        self.path = path
+        self.signatures = dict(signatures)
+        self.signature_defs = dict(signature_defs)  # TF Serving's JSON rendering of each SignatureDef
+        self._functions = dict(functions)
+        self._handle = handle  # keeps the loaded object (and its variables) alive
+
+    @classmethod
+    def load(cls, path: Path) -> Model:
+        """Load the SavedModel at ``path`` (a directory holding saved_model.pb) with the ``serve`` tag."""
+        import tensorflow as tf
+
+        try:
+            loaded = tf.saved_model.load(str(path), tags=["serve"])
+        except (OSError, ValueError, RuntimeError, tf.errors.OpError) as exc:
+            raise ModelLoadError(f"{path} is not a loadable SavedModel: {_first_line(exc)}") from exc
+        functions = {name: fn for name, fn in loaded.signatures.items() if name != _INIT_OP}
+        if not functions:
+            raise ModelLoadError(f"{path} has no serving signatures (export it with signatures=...)")
+        signatures = {name: _describe(name, fn) for name, fn in functions.items()}
+        return cls(path, functions, signatures, _signature_defs(path, set(functions)), loaded)
+
+    def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Call one signature with numpy inputs already validated against it; return numpy outputs."""
+        import tensorflow as tf
+
+        fn = self._functions[signature_name]
+        try:
+            outputs = fn(**{name: tf.convert_to_tensor(value) for name, value in inputs.items()})
+        except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError) as exc:
+            # The graph rejected values the signature's types allowed (a bad reshape, an out-of-range index…).
+            raise InvalidInput(f"the model rejected the input: {_graph_error(exc)}") from exc
+        return {name: outputs[name].numpy() for name in self.signatures[signature_name].outputs}
+
+
+def _describe(name: str, fn: Any) -> SignatureInfo:
+    _, kwargs = fn.structured_input_signature
+    inputs = {key: _tensor_info(key, spec) for key, spec in kwargs.items()}
+    # TensorFlow returns outputs sorted by name; describe them in the same order everywhere.
+    outputs = {key: _tensor_info(key, spec) for key, spec in sorted(fn.structured_outputs.items())}
+    for info in (*inputs.values(), *outputs.values()):
+        if not is_supported_dtype(info.dtype):
+            raise ModelLoadError(f"signature {name!r}: tensor {info.name!r} has unsupported dtype {info.dtype}")
+    return SignatureInfo(name=name, inputs=inputs, outputs=outputs)
+
+
+def _tensor_info(name: str, spec: Any) -> TensorInfo:
+    shape = None if spec.shape.rank is None else tuple(spec.shape.as_list())
+    return TensorInfo(name=name, dtype=spec.dtype.name, shape=shape)
+
+
+def _signature_defs(path: Path, names: set[str]) -> dict[str, Any]:
+    """The SignatureDefs as TF Serving's metadata API renders them (proto field names, int64 as strings)."""
+    from google.protobuf import json_format
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    pb = path / "saved_model.pb"
+    if pb.exists():
+        proto.ParseFromString(pb.read_bytes())
+    else:
+        from google.protobuf import text_format
+
+        text_format.Parse((path / "saved_model.pbtxt").read_text(), proto)
+    for meta_graph in proto.meta_graphs:
+        if "serve" in meta_graph.meta_info_def.tags:
+            return {
+                name: json_format.MessageToDict(sig, preserving_proto_field_name=True)
+                for name, sig in meta_graph.signature_def.items()
+                if name in names
+            }
+    return {}
+
+
+def _graph_error(exc: BaseException) -> str:
+    """The meaningful line of a TF runtime error, without node names, stack traces or tensor contents."""
+    text = getattr(exc, "message", None) or str(exc)
+    lines = [
+        line
+        for line in text.splitlines()
+        if line.strip()
+        and not line[0].isspace()
+        and not line.startswith(("Graph execution error", "Detected at node", "Traceback"))
+    ]
+    message = lines[-1] if lines else "invalid argument"
+    message = re.sub(r"\s*\[\[.*$|\s*\[Op:.*$", "", message)
+    assertion = re.match(r"assertion failed: \[([^\]]*)\]", message)
+    if assertion:
+        return f"assertion failed: {assertion.group(1).strip()}"
+    # Drop the bracketed tensor summaries TF appends, so no request values are echoed back.
+    return re.sub(r"\s*\[[^\]]*\]", "", message)[:300] or "invalid argument"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return text.strip().splitlines()[0][:500]

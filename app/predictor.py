@@ -1,0 +1,148 @@
+"""The predictor: validates inputs against a signature, calls the model, tracks readiness. No HTTP here."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from app.errors import InvalidInput, ModelLoadError, ModelNotReady, NotFound
+from app.tensors import SignatureInfo, format_shape
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIGNATURE = "serving_default"
+
+
+class Runner(Protocol):
+    """What the predictor needs from a model (``app.model.Model`` or a test fake)."""
+
+    signatures: dict[str, SignatureInfo]
+    signature_defs: dict[str, Any]
+
+    def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+class Predictor:
+    """One served model version: ``predict`` takes named numpy arrays and returns named numpy arrays."""
+
+    def __init__(self, model: Runner, name: str, version: int, source_uri: str = "") -> None:
+        self.model = model
+        self.name = name
+        self.version = version
+        self.source_uri = source_uri
+        self._ready = threading.Event()
+
+    # -- readiness ---------------------------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def mark_ready(self) -> None:
+        self._ready.set()
+
+    def mark_not_ready(self) -> None:
+        """Called on shutdown so readiness probes stop routing traffic here."""
+        self._ready.clear()
+
+    # -- signatures --------------------------------------------------------------------------------------------
+    @property
+    def signatures(self) -> dict[str, SignatureInfo]:
+        return self.model.signatures
+
+    @property
+    def default_signature(self) -> str:
+        names = sorted(self.model.signatures)
+        return DEFAULT_SIGNATURE if DEFAULT_SIGNATURE in self.model.signatures else names[0]
+
+    def signature(self, name: str | None = None) -> SignatureInfo:
+        """The signature called ``name`` (default: serving_default); NotFound names the available ones."""
+        key = name or self.default_signature
+        try:
+            return self.model.signatures[key]
+        except KeyError:
+            available = ", ".join(sorted(self.model.signatures))
+            raise NotFound(f"signature {key!r} not found in model {self.name!r}; available: {available}") from None
+
+    # -- prediction --------------------------------------------------------------------------------------------
+    def predict(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        signature_name: str | None = None,
+        output_names: Iterable[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Validate ``inputs`` against the signature and run it; optionally keep only ``output_names``."""
+        if not self.ready:
+            raise ModelNotReady(f"model {self.name!r} is not ready")
+        sig = self.signature(signature_name)
+        check_inputs(sig, inputs)
+        wanted = list(output_names) if output_names is not None else None
+        if wanted is not None:
+            unknown = [n for n in wanted if n not in sig.outputs]
+            if unknown:
+                raise InvalidInput(
+                    f"unknown output {unknown[0]!r} for signature {sig.name!r}; "
+                    f"outputs are: {', '.join(sorted(sig.outputs))}"
+                )
+        outputs = self.model.run(sig.name, inputs)
+        return outputs if wanted is None else {n: outputs[n] for n in wanted}
+
+    def warm_up(self, records: Iterable[tuple[str, Mapping[str, np.ndarray]]] = ()) -> int:
+        """One synthetic call per signature, then any recorded warm-up requests. Returns the number of calls.
+
+        A synthetic call that the model rejects only logs a warning (some graphs need real data, e.g. decoding an
+        image); a recorded warm-up request that fails is fatal, as in TF Serving.
+        """
+        calls = 0
+        for sig in self.model.signatures.values():
+            try:
+                self.model.run(sig.name, synthetic_inputs(sig))
+                calls += 1
+            except InvalidInput as exc:
+                log.warning("synthetic warm-up of signature %s skipped: %s", sig.name, exc.message)
+        for signature_name, inputs in records:
+            try:
+                sig = self.signature(signature_name)
+                check_inputs(sig, inputs)
+                self.model.run(sig.name, inputs)
+            except (InvalidInput, NotFound) as exc:
+                raise ModelLoadError(f"a TF Serving warm-up request failed: {exc.message}") from exc
+            calls += 1
+        return calls
+
+
+def check_inputs(sig: SignatureInfo, inputs: Mapping[str, np.ndarray]) -> None:
+    """Raise InvalidInput unless ``inputs`` has exactly the signature's inputs, each of a compatible shape."""
+    missing = [name for name in sig.inputs if name not in inputs]
+    if missing:
+        raise InvalidInput(
+            f"missing input {missing[0]!r} for signature {sig.name!r}; expected inputs: {', '.join(sig.inputs)}"
+        )
+    for name, value in inputs.items():
+        info = sig.inputs.get(name)
+        if info is None:
+            raise InvalidInput(
+                f"unknown input {name!r} for signature {sig.name!r}; expected inputs: {', '.join(sig.inputs)}"
+            )
+        if not info.accepts_shape(value.shape):
+            raise InvalidInput(
+                f"input {name!r} has shape {format_shape(value.shape)} but signature {sig.name!r} expects "
+                f"{format_shape(info.shape)}"
+            )
+        if value.dtype != info.np_dtype:
+            raise InvalidInput(f"input {name!r} has dtype {value.dtype} but the signature expects {info.dtype}")
+
+
+def synthetic_inputs(sig: SignatureInfo) -> dict[str, np.ndarray]:
+    """A batch of one all-zero (or empty-string) example for every input of ``sig``."""
+    arrays = {}
+    for name, info in sig.inputs.items():
+        shape = (1,) if info.shape is None else tuple(1 if d is None else d for d in info.shape)
+        if info.is_string:
+            arrays[name] = np.full(shape, b"", dtype=object)
+        else:
+            arrays[name] = np.zeros(shape, dtype=info.np_dtype)
+    return arrays

@@ -1,0 +1,288 @@
+"""``GET /openapi.json``: an OpenAPI 3 document whose schemas are generated from the loaded model's signatures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app
+
+from app import __version__
+from app.codecs.jsonio import dumps
+from app.predictor import Predictor
+from app.tensors import V2_TO_DTYPE, SignatureInfo, TensorInfo
+
+bp = Blueprint("openapi", __name__)
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return Response(
+        dumps(build_openapi(current_app.extensions["predictor"], current_app.config["PREDICT_ROUTE"])),
+        mimetype="application/json",
+    )
+
+
+def leaf_schema(info: TensorInfo) -> dict[str, Any]:
+    """The JSON schema of one scalar element of a tensor."""
+    kind = info.np_dtype.kind
+    if info.is_string:
+        return {
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "required": ["b64"],
+                    "properties": {"b64": {"type": "string", "format": "byte"}},
+                },
+            ]
+        }
+    if kind == "b":
+        return {"type": "boolean"}
+    if kind in "iu":
+        import numpy as np
+
+        limits = np.iinfo(info.np_dtype)
+        return {"type": "integer", "minimum": int(limits.min), "maximum": int(limits.max)}
+    return {"type": "number"}
+
+
+def tensor_schema(info: TensorInfo, dims: tuple[int | None, ...] | None) -> dict[str, Any]:
+    """Nested arrays for ``dims`` (None: any rank) around the element schema."""
+    schema = leaf_schema(info)
+    if dims is None:
+        return {}  # unknown rank: anything nested
+    for dim in reversed(dims):
+        schema = {"type": "array", "items": schema}
+        if dim is not None:
+            schema.update(minItems=dim, maxItems=dim)
+    return schema
+
+
+def _row_item(sig: SignatureInfo) -> dict[str, Any]:
+    def per_example(info: TensorInfo) -> dict[str, Any]:
+        return tensor_schema(info, None if info.shape is None else info.shape[1:])
+
+    named = {
+        "type": "object",
+        "required": list(sig.inputs),
+        "additionalProperties": False,
+        "properties": {n: per_example(i) for n, i in sig.inputs.items()},
+    }
+    if len(sig.inputs) == 1:
+        return {"anyOf": [per_example(next(iter(sig.inputs.values()))), named]}
+    return named
+
+
+def _columns(sig: SignatureInfo) -> dict[str, Any]:
+    named = {
+        "type": "object",
+        "required": list(sig.inputs),
+        "additionalProperties": False,
+        "properties": {n: tensor_schema(i, i.shape) for n, i in sig.inputs.items()},
+    }
+    if len(sig.inputs) == 1:
+        return {
+            "anyOf": [
+                tensor_schema(next(iter(sig.inputs.values())), next(iter(sig.inputs.values())).shape),
+                named,
+            ]
+        }
+    return named
+
+
+def _predict_request(predictor: Predictor) -> dict[str, Any]:
+    variants = []
+    for name, sig in predictor.signatures.items():
+        sig_name = {"type": "string", "enum": [name]}
+        default = name == predictor.default_signature
+        for field, schema in (
+            ("instances", {"type": "array", "minItems": 1, "items": _row_item(sig)}),
+            ("inputs", _columns(sig)),
+        ):
+            variants.append(
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": [field] if default else [field, "signature_name"],
+                    "properties": {
+                        "signature_name": sig_name,
+                        field: schema,
+                        "parameters": {"type": "object"},
+                    },
+                }
+            )
+    return {"anyOf": variants}
+
+
+def _v2_request(sig: SignatureInfo) -> dict[str, Any]:
+    tensors = []
+    for name, info in sig.inputs.items():
+        tensors.append(
+            {
+                "type": "object",
+                "required": ["name", "shape", "datatype", "data"],
+                "properties": {
+                    "name": {"type": "string", "enum": [name]},
+                    "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                    "datatype": {"type": "string", "enum": [info.v2_datatype]},
+                    "data": {"type": "array", "items": {}},
+                    "parameters": {"type": "object"},
+                },
+            }
+        )
+    return {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "id": {"type": "string"},
+            "parameters": {"type": "object"},
+            "inputs": {"type": "array", "minItems": 1, "items": {"anyOf": tensors}},
+            "outputs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string", "enum": list(sig.outputs)},
+                        "parameters": {"type": "object"},
+                    },
+                },
+            },
+        },
+    }
+
+
+_V2_TENSOR_OUT = {
+    "type": "object",
+    "required": ["name", "shape", "datatype"],
+    "properties": {
+        "name": {"type": "string"},
+        "shape": {"type": "array", "items": {"type": "integer"}},
+        "datatype": {"type": "string", "enum": sorted(V2_TO_DTYPE)},
+        "data": {"type": "array"},
+        "parameters": {"type": "object"},
+    },
+}
+
+
+def _op(
+    summary: str,
+    ok: dict[str, Any] | None,
+    body: dict[str, Any] | None = None,
+    errors: tuple[int, ...] = (404, 503),
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": {"application/json": {"schema": ok or {}}}}}
+    for code in errors:
+        responses[str(code)] = {"description": "error", "content": {"application/json": {"schema": _ERROR}}}
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+def build_openapi(predictor: Predictor, predict_route: str = "/predict") -> dict[str, Any]:
+    """The document for the served model. Paths name the model and version concretely (one model per server)."""
+    name, version = predictor.name, str(predictor.version)
+    sig = predictor.signature()
+    predict_errors = (400, 404, 413, 415, 503)
+    tf_predict = _op(
+        "TF Serving predict",
+        {"$ref": "#/components/schemas/PredictResponse"},
+        {"$ref": "#/components/schemas/PredictRequest"},
+        predict_errors,
+    )
+    v2_infer = _op(
+        "V2 inference",
+        {"$ref": "#/components/schemas/InferResponse"},
+        {"$ref": "#/components/schemas/InferRequest"},
+        predict_errors,
+    )
+    status = _op("TF Serving model status", {"type": "object", "required": ["model_version_status"]}, errors=(404,))
+    metadata = _op(
+        "TF Serving model metadata", {"type": "object", "required": ["model_spec", "metadata"]}, errors=(404,)
+    )
+    v2_meta = _op(
+        "V2 model metadata",
+        {"type": "object", "required": ["name", "versions", "platform", "inputs", "outputs"]},
+        errors=(404,),
+    )
+    v2_ready = _op("V2 model ready", {"type": "object", "required": ["name", "ready"]})
+    paths: dict[str, Any] = {
+        "/healthz": {"get": _op("Liveness", {"type": "object"}, errors=())},
+        "/readyz": {"get": _op("Readiness: model loaded and warmed up", {"type": "object"}, errors=(503,))},
+        predict_route: {"post": tf_predict},
+        f"/v1/models/{name}:predict": {"post": tf_predict},
+        f"/v1/models/{name}/versions/{version}:predict": {"post": tf_predict},
+        f"/v1/models/{name}": {"get": status},
+        f"/v1/models/{name}/versions/{version}": {"get": status},
+        f"/v1/models/{name}/metadata": {"get": metadata},
+        f"/v1/models/{name}/versions/{version}/metadata": {"get": metadata},
+        "/v2": {
+            "get": _op(
+                "V2 server metadata",
+                {"type": "object", "required": ["name", "version", "extensions"]},
+                errors=(),
+            )
+        },
+        "/v2/health/live": {"get": _op("V2 server live", {"type": "object"}, errors=())},
+        "/v2/health/ready": {"get": _op("V2 server ready", {"type": "object"}, errors=(503,))},
+        f"/v2/models/{name}": {"get": v2_meta},
+        f"/v2/models/{name}/versions/{version}": {"get": v2_meta},
+        f"/v2/models/{name}/ready": {"get": v2_ready},
+        f"/v2/models/{name}/versions/{version}/ready": {"get": v2_ready},
+        f"/v2/models/{name}/infer": {"post": v2_infer},
+        f"/v2/models/{name}/versions/{version}/infer": {"post": v2_infer},
+        "/openapi.json": {"get": _op("This document", {"type": "object"}, errors=())},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": f"{name} (version {version})",
+            "version": __version__,
+            "description": "TF Serving REST, V2 Open Inference Protocol and Vertex AI prediction APIs for "
+            f"the SavedModel at {predictor.source_uri or 'the configured MODEL_URI'}.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
+                "PredictRequest": _predict_request(predictor),
+                "PredictResponse": {
+                    "type": "object",
+                    "properties": {
+                        "predictions": {
+                            "type": "array",
+                            "items": {"anyOf": [_output_row(s) for s in predictor.signatures.values()]},
+                        },
+                        "outputs": {},
+                    },
+                },
+                "InferRequest": _v2_request(sig),
+                "InferResponse": {
+                    "type": "object",
+                    "required": ["model_name", "outputs"],
+                    "properties": {
+                        "model_name": {"type": "string"},
+                        "model_version": {"type": "string"},
+                        "id": {"type": "string"},
+                        "outputs": {"type": "array", "items": _V2_TENSOR_OUT},
+                    },
+                },
+            }
+        },
+    }
+
+
+def _output_row(sig: SignatureInfo) -> dict[str, Any]:
+    def per_example(info: TensorInfo) -> dict[str, Any]:
+        return tensor_schema(info, None if info.shape is None else info.shape[1:])
+
+    if len(sig.outputs) == 1:
+        return per_example(next(iter(sig.outputs.values())))
+    return {"type": "object", "properties": {n: per_example(i) for n, i in sig.outputs.items()}}

@@ -1,0 +1,93 @@
+"""The V2 / Open Inference Protocol REST API (``/v2/...``), as KServe's ``required_api.md`` defines it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+
+from app import __version__
+from app.codecs.jsonio import dumps
+from app.codecs.v2 import BINARY_HEADER, decode_infer, encode_infer
+from app.errors import ModelNotReady, NotFound
+from app.predictor import Predictor
+from app.web.body import read_json
+
+bp = Blueprint("v2", __name__, url_prefix="/v2")
+
+SERVER_NAME = "tf-cloudrun-serving"
+EXTENSIONS = ["binary_tensor_data"]
+
+
+def _json(payload: object, status: int = 200) -> Response:
+    return Response(dumps(payload), status=status, mimetype="application/json")
+
+
+def _predictor(name: str | None = None, version: str | None = None) -> Predictor:
+    predictor: Predictor = current_app.extensions["predictor"]
+    if name is not None and name != predictor.name:
+        raise NotFound(f"model {name!r} not found; this server serves {predictor.name!r}")
+    if version is not None and version != str(predictor.version):
+        raise NotFound(f"version {version} of model {name!r} not found; serving version {predictor.version}")
+    return predictor
+
+
+@bp.get("")
+def server_metadata() -> Response:
+    return _json({"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS})
+
+
+@bp.get("/health/live")
+def live() -> Response:
+    return _json({"live": True})
+
+
+@bp.get("/health/ready")
+def ready() -> Response:
+    is_ready = _predictor().ready
+    return _json({"ready": is_ready}, 200 if is_ready else 503)
+
+
+@bp.get("/models/<name>")
+@bp.get("/models/<name>/versions/<version>")
+def model_metadata(name: str, version: str | None = None) -> Response:
+    predictor = _predictor(name, version)
+    sig = predictor.signature()
+    return _json(
+        {
+            "name": predictor.name,
+            "versions": [str(predictor.version)],
+            "platform": "tensorflow_savedmodel",
+            "inputs": [_tensor_metadata(t) for t in sig.inputs.values()],
+            "outputs": [_tensor_metadata(t) for t in sig.outputs.values()],
+        }
+    )
+
+
+@bp.get("/models/<name>/ready")
+@bp.get("/models/<name>/versions/<version>/ready")
+def model_ready(name: str, version: str | None = None) -> Response:
+    predictor = _predictor(name, version)
+    return _json({"name": predictor.name, "ready": predictor.ready}, 200 if predictor.ready else 503)
+
+
+@bp.post("/models/<name>/infer")
+@bp.post("/models/<name>/versions/<version>/infer")
+def infer(name: str, version: str | None = None) -> Response:
+    predictor = _predictor(name, version)
+    if not predictor.ready:
+        raise ModelNotReady(f"model {predictor.name!r} is not ready")
+    body, binary = read_json(request, binary_ok=True, binary_header=BINARY_HEADER)
+    decoded = decode_infer(body, binary, predictor.signature)
+    outputs = predictor.predict(decoded.inputs, decoded.signature_name, decoded.output_names)
+    payload, headers = encode_infer(
+        predictor.name, predictor.version, decoded, outputs, predictor.signature(decoded.signature_name)
+    )
+    mimetype = "application/octet-stream" if headers else "application/json"
+    return Response(payload, mimetype=mimetype, headers=headers)
+
+
+def _tensor_metadata(info) -> dict:
+    return {
+        "name": info.name,
+        "datatype": info.v2_datatype,
+        "shape": info.shape_list() if info.shape is not None else [-1],
+    }

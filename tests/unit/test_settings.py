@@ -1,0 +1,100 @@
+"""Settings: defaults, derivation of the model name, the Vertex AI contract, fail-fast messages."""
+
+from pathlib import Path
+
+import pytest
+
+from app.settings import DEMO_MODEL_DIR, Settings, SettingsError, model_name_from_uri
+
+
+def test_defaults_serve_the_bundled_demo_model():
+    s = Settings.from_env({})
+    assert s.model_uri == str(DEMO_MODEL_DIR)
+    assert s.model_name == "mnist"
+    assert (s.port, s.host, s.workers, s.threads) == (8080, "0.0.0.0", 1, 8)
+    assert s.max_request_bytes == 32 * 1024 * 1024
+    assert s.cache_dir == Path("/tmp/model-cache")
+    assert (s.predict_route, s.health_route, s.log_format) == ("/predict", "/readyz", "json")
+
+
+@pytest.mark.parametrize(
+    ("uri", "name"),
+    [
+        ("gs://bucket/models/mnist", "mnist"),
+        ("gs://bucket/models/mnist/", "mnist"),
+        ("gs://bucket/models/mnist/3", "mnist"),
+        ("/srv/models/fraud detector/12/", "fraud-detector"),
+        ("file:///srv/m/maintenance", "maintenance"),
+        ("gs://bucket", "bucket"),
+        ("/1/2", "model"),
+    ],
+)
+def test_model_name_is_derived_from_the_uri(uri, name):
+    assert model_name_from_uri(uri) == name
+    assert Settings.from_env({"MODEL_URI": uri}).model_name == name
+
+
+def test_model_name_can_be_set():
+    assert Settings.from_env({"MODEL_URI": "gs://b/x", "MODEL_NAME": "digits"}).model_name == "digits"
+
+
+def test_vertex_ai_contract_is_honoured():
+    s = Settings.from_env(
+        {
+            "PORT": "9000",
+            "AIP_HTTP_PORT": "7080",
+            "AIP_PREDICT_ROUTE": "/v1/endpoints/123/deployedModels/456:predict",
+            "AIP_HEALTH_ROUTE": "/health",
+            "AIP_STORAGE_URI": "gs://vertex-bucket/model",
+        }
+    )
+    assert s.port == 7080
+    assert s.predict_route == "/v1/endpoints/123/deployedModels/456:predict"
+    assert s.health_route == "/health"
+    assert s.model_uri == "gs://vertex-bucket/model"
+    assert s.model_name == "model"
+
+
+def test_model_uri_wins_over_aip_storage_uri():
+    s = Settings.from_env({"MODEL_URI": "gs://mine/m", "AIP_STORAGE_URI": "gs://vertex/x"})
+    assert s.model_uri == "gs://mine/m"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"PORT": "http"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"AIP_HTTP_PORT": "0"}, "AIP_HTTP_PORT"),
+        ({"WORKERS": "0"}, "WORKERS"),
+        ({"THREADS": "many"}, "THREADS"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"WARMUP": "maybe"}, "WARMUP"),
+        ({"MAX_REQUEST_BYTES": "-1"}, "MAX_REQUEST_BYTES"),
+        ({"AIP_PREDICT_ROUTE": "predict"}, "AIP_PREDICT_ROUTE"),
+        ({"MODEL_NAME": "bad name/with slash"}, "MODEL_NAME"),
+    ],
+)
+def test_bad_values_fail_fast_naming_the_variable(env, variable):
+    with pytest.raises(SettingsError, match=rf"^{variable}="):
+        Settings.from_env(env)
+
+
+def test_values_are_typed():
+    s = Settings.from_env(
+        {
+            "WORKERS": "2",
+            "THREADS": "4",
+            "WARMUP": "false",
+            "LOG_LEVEL": "debug",
+            "MODEL_CACHE_DIR": "/var/cache/m",
+        }
+    )
+    assert (s.workers, s.threads, s.warmup, s.log_level, s.cache_dir) == (
+        2,
+        4,
+        False,
+        "DEBUG",
+        Path("/var/cache/m"),
+    )
