@@ -12,6 +12,7 @@ class ServingError(Exception):
     """Base of every error a request can end in. ``status`` is the HTTP code it maps to."""
 
     status: int = 500
+    headers: dict[str, str] = {}  # noqa: RUF012 - extra response headers, e.g. Retry-After
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -52,6 +53,13 @@ class ModelNotReady(ServingError):
     """The model is not loaded and warmed up yet, or the server is shutting down."""
 
     status = 503
+
+
+class Overloaded(ServingError):
+    """The request queue is full: shed the request at once rather than let latency grow without bound."""
+
+    status = 503
+    headers = {"Retry-After": "1"}  # noqa: RUF012
 
 
 class ModelLoadError(Exception):

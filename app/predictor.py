@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Iterable, Mapping
@@ -9,6 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from app.batching import Batcher, is_batchable
 from app.errors import InvalidInput, ModelLoadError, ModelNotReady, NotFound
 from app.tensors import SignatureInfo, format_shape
 
@@ -35,6 +37,15 @@ class Predictor:
         self.version = version
         self.source_uri = source_uri
         self._ready = threading.Event()
+        self.batchers: dict[str, Batcher] = {}
+
+    def enable_batching(self, max_batch_size: int, max_wait: float = 0.0, max_queue: int = 256) -> list[str]:
+        """Merge concurrent calls of every batchable signature; returns the names of those signatures."""
+        for name, sig in self.model.signatures.items():
+            if is_batchable(sig) and name not in self.batchers:
+                run = functools.partial(self.model.run, name)
+                self.batchers[name] = Batcher(name, run, max_batch_size, max_wait, max_queue)
+        return sorted(self.batchers)
 
     # -- readiness ---------------------------------------------------------------------------------------------
     @property
@@ -87,7 +98,8 @@ class Predictor:
                     f"unknown output {unknown[0]!r} for signature {sig.name!r}; "
                     f"outputs are: {', '.join(sorted(sig.outputs))}"
                 )
-        outputs = self.model.run(sig.name, inputs)
+        batcher = self.batchers.get(sig.name)
+        outputs = batcher.submit(inputs) if batcher else self.model.run(sig.name, inputs)
         return outputs if wanted is None else {n: outputs[n] for n in wanted}
 
     def warm_up(self, records: Iterable[tuple[str, Mapping[str, np.ndarray]]] = ()) -> int:

@@ -59,6 +59,12 @@ class Settings:
     """DOWNLOAD_WORKERS: parallel object downloads when fetching a gs:// model."""
     download_retries: int = 4
     """DOWNLOAD_RETRIES: attempts per object before a download counts as failed."""
+    max_batch_size: int = 64
+    """MAX_BATCH_SIZE: most rows merged into one model call from concurrent requests (0 turns batching off)."""
+    batch_timeout_ms: int = 0
+    """BATCH_TIMEOUT_MS: how long a batch may wait for more requests when none are queued (0: never wait)."""
+    batch_queue_size: int = 256
+    """BATCH_QUEUE_SIZE: requests that may wait for the model per signature; more are shed with 503."""
     warmup: bool = True
     """WARMUP: run one synthetic call per signature (and TF Serving warm-up records) before ready."""
 
@@ -88,6 +94,9 @@ class Settings:
             project_id=_text(env, "GOOGLE_CLOUD_PROJECT"),
             download_workers=_int(env, "DOWNLOAD_WORKERS", cls.download_workers, 1, 64),
             download_retries=_int(env, "DOWNLOAD_RETRIES", cls.download_retries, 1, 20),
+            max_batch_size=_int(env, "MAX_BATCH_SIZE", cls.max_batch_size, 0, 65536),
+            batch_timeout_ms=_int(env, "BATCH_TIMEOUT_MS", cls.batch_timeout_ms, 0, 10_000),
+            batch_queue_size=_int(env, "BATCH_QUEUE_SIZE", cls.batch_queue_size, 1, 1_000_000),
             warmup=_bool(env, "WARMUP", cls.warmup),
         )
 

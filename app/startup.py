@@ -6,6 +6,7 @@ message; ``app.server`` turns that into a non-zero exit.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,12 @@ def load_predictor(settings: Settings) -> Predictor:
     mark = time.perf_counter()
     calls = predictor.warm_up(_warmup_records(resolved.path)) if settings.warmup else 0
     phases["warmup_s"] = time.perf_counter() - mark
+    if settings.max_batch_size:
+        predictor.enable_batching(settings.max_batch_size, settings.batch_timeout_ms / 1000, settings.batch_queue_size)
+    # The loaded graph is a large, long-lived object tree: move it out of the collector's view so full
+    # collections (and the latency spikes they cause under load) do not walk it again and again.
+    gc.collect()
+    gc.freeze()
     phases["total_s"] = time.perf_counter() - started
     predictor.mark_ready()
     log.info(
@@ -73,6 +80,7 @@ def load_predictor(settings: Settings) -> Predictor:
                 "model_uri": resolved.source_uri,
                 "signatures": sorted(predictor.signatures),
                 "warmup_calls": calls,
+                "batched_signatures": sorted(predictor.batchers),
                 "phases_s": {k: round(v, 3) for k, v in phases.items()},
             }
         },

@@ -83,6 +83,7 @@ def toy_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def toy_predictor(toy_model_dir: Path) -> Predictor:
     predictor = Predictor(Model.load(toy_model_dir / "7"), "toy", 7, str(toy_model_dir / "7"))
+    predictor.enable_batching(max_batch_size=32)  # as in production: every request below goes through a batcher
     predictor.mark_ready()
     return predictor
 

