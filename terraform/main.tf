@@ -1,0 +1,181 @@
+locals {
+  model_uri = "gs://${google_storage_bucket.models.name}/${var.model_path}"
+
+  resource_limits = merge(
+    { cpu = var.cpu, memory = var.memory },
+    var.gpu_count > 0 ? { "nvidia.com/gpu" = tostring(var.gpu_count) } : {},
+  )
+
+  # Public access is only ever granted through allow_public_access; the variable validation keeps
+  # allUsers/allAuthenticatedUsers out of invoker_members otherwise.
+  invoker_members = toset(concat(var.invoker_members, var.allow_public_access ? ["allUsers"] : []))
+
+  labels = merge(var.labels, { app = var.service_name })
+}
+
+# Identity of the serving container: it may read the model bucket and nothing else.
+resource "google_service_account" "runtime" {
+  project      = var.project_id
+  account_id   = var.service_name
+  display_name = "Runtime identity of the ${var.service_name} Cloud Run service"
+}
+
+resource "google_storage_bucket" "models" {
+  # checkov:skip=CKV_GCP_62: Reads are covered by Cloud Audit Logs (Data Access); a second bucket for usage logs adds cost without value here.
+  project                     = var.project_id
+  name                        = var.model_bucket_name
+  location                    = upper(var.region)
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  labels                      = local.labels
+
+  versioning {
+    enabled = true
+  }
+
+  # Versioning keeps overwritten models; drop non-current versions after 30 days.
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 30
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  dynamic "encryption" {
+    for_each = var.kms_key_name == null ? [] : [var.kms_key_name]
+    content {
+      default_kms_key_name = encryption.value
+    }
+  }
+}
+
+# Bucket-level grant (not project-level): the runtime identity can list and read the model objects only.
+resource "google_storage_bucket_iam_member" "runtime_model_reader" {
+  bucket = google_storage_bucket.models.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.runtime.member
+}
+
+resource "google_artifact_registry_repository" "images" {
+  # checkov:skip=CKV_GCP_84: CMEK is opt-in through var.kms_key_name; Google-managed encryption otherwise.
+  project       = var.project_id
+  location      = var.region
+  repository_id = var.artifact_repository_id
+  description   = "Container images of ${var.service_name}"
+  format        = "DOCKER"
+  kms_key_name  = var.kms_key_name
+  labels        = local.labels
+
+  docker_config {
+    # Tags are commit SHAs: never move a tag to other content.
+    immutable_tags = true
+  }
+}
+
+resource "google_cloud_run_v2_service" "server" {
+  project             = var.project_id
+  name                = var.service_name
+  location            = var.region
+  ingress             = var.ingress
+  deletion_protection = var.deletion_protection
+  labels              = local.labels
+
+  template {
+    service_account                  = google_service_account.runtime.email
+    max_instance_request_concurrency = var.concurrency
+    timeout                          = "300s"
+    gpu_zonal_redundancy_disabled    = var.gpu_count > 0 ? var.gpu_zonal_redundancy_disabled : null
+    labels                           = local.labels
+
+    scaling {
+      min_instance_count = var.min_instances
+      max_instance_count = var.max_instances
+    }
+
+    dynamic "node_selector" {
+      for_each = var.gpu_count > 0 ? [var.gpu_type] : []
+      content {
+        accelerator = node_selector.value
+      }
+    }
+
+    containers {
+      name  = "server"
+      image = var.image
+
+      # Cloud Run sets PORT from this; the server listens on $PORT.
+      ports {
+        container_port = 8080
+      }
+
+      env {
+        name  = "MODEL_URI"
+        value = local.model_uri
+      }
+      env {
+        name  = "MODEL_NAME"
+        value = var.model_name
+      }
+      env {
+        name  = "THREADS"
+        value = tostring(var.concurrency)
+      }
+      env {
+        name  = "LOG_FORMAT"
+        value = var.log_format
+      }
+      env {
+        name  = "GOOGLE_CLOUD_PROJECT"
+        value = var.project_id
+      }
+
+      resources {
+        limits            = local.resource_limits
+        cpu_idle          = var.cpu_idle
+        startup_cpu_boost = true
+      }
+
+      # /readyz answers 200 only once the model is downloaded, loaded and warmed up. Cloud Run allows
+      # at most 240 s in total here: 24 x 10 s gives a large model time to load before the instance is killed.
+      startup_probe {
+        initial_delay_seconds = 0
+        period_seconds        = 10
+        timeout_seconds       = 5
+        failure_threshold     = 24
+        http_get {
+          path = "/readyz"
+          port = 8080
+        }
+      }
+
+      # /healthz only says the process is alive; a slow prediction must not get the instance restarted.
+      liveness_probe {
+        period_seconds    = 30
+        timeout_seconds   = 5
+        failure_threshold = 3
+        http_get {
+          path = "/healthz"
+          port = 8080
+        }
+      }
+    }
+  }
+
+  # The first revision downloads the model while starting: grant read access before it exists.
+  depends_on = [google_storage_bucket_iam_member.runtime_model_reader]
+}
+
+resource "google_cloud_run_v2_service_iam_member" "invokers" {
+  for_each = local.invoker_members
+
+  project  = google_cloud_run_v2_service.server.project
+  location = google_cloud_run_v2_service.server.location
+  name     = google_cloud_run_v2_service.server.name
+  role     = "roles/run.invoker"
+  member   = each.value
+}

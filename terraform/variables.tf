@@ -1,0 +1,255 @@
+variable "project_id" {
+  type        = string
+  description = "Google Cloud project ID that hosts the service, the model bucket and the image repository."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be 6-30 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the Cloud Run service, the model bucket and the Artifact Registry repository (e.g. europe-west1)."
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must look like a Google Cloud region, e.g. us-central1 or europe-west4."
+  }
+}
+
+variable "service_name" {
+  type        = string
+  description = "Name of the Cloud Run service (also the runtime service account ID and the image name)."
+  default     = "tf-model-server"
+
+  validation {
+    # Cloud Run service names: 1-49 chars; service account IDs need at least 6.
+    condition     = can(regex("^[a-z][a-z0-9-]{4,27}[a-z0-9]$", var.service_name))
+    error_message = "service_name must be 6-29 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen."
+  }
+}
+
+variable "image" {
+  type        = string
+  description = "Container image to deploy, pinned by tag or digest (e.g. REGION-docker.pkg.dev/PROJECT/REPO/tf-model-server:COMMIT_SHA)."
+
+  validation {
+    condition     = can(regex("^[a-z0-9.-]+(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$", var.image)) && !endswith(var.image, ":latest")
+    error_message = "image must be a full image reference with an explicit tag (not :latest) or an @sha256 digest."
+  }
+}
+
+variable "model_bucket_name" {
+  type        = string
+  description = "Globally unique name of the bucket that holds the exported SavedModel(s)."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$", var.model_bucket_name)) && !startswith(var.model_bucket_name, "goog")
+    error_message = "model_bucket_name must be a valid Cloud Storage bucket name (3-63 chars, lowercase, no 'goog' prefix)."
+  }
+}
+
+variable "model_path" {
+  type        = string
+  description = "Object prefix of the model inside the bucket; MODEL_URI becomes gs://BUCKET/MODEL_PATH."
+  default     = "mnist"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", var.model_path))
+    error_message = "model_path must be a relative object prefix without leading or trailing slashes."
+  }
+}
+
+variable "model_name" {
+  type        = string
+  description = "Model name served under /v1/models/{name} and /v2/models/{name} (MODEL_NAME)."
+  default     = "mnist"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", var.model_name))
+    error_message = "model_name must be 1-63 letters, digits, dots, underscores or hyphens."
+  }
+}
+
+variable "kms_key_name" {
+  type        = string
+  description = "Optional Cloud KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K) for CMEK on the model bucket and the image repository; null uses Google-managed keys."
+  default     = null
+
+  validation {
+    condition     = var.kms_key_name == null || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", var.kms_key_name))
+    error_message = "kms_key_name must be null or a full key name: projects/P/locations/L/keyRings/R/cryptoKeys/K."
+  }
+}
+
+variable "artifact_repository_id" {
+  type        = string
+  description = "ID of the Artifact Registry Docker repository that receives the images."
+  default     = "tf-serving"
+
+  validation {
+    condition     = can(regex("^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", var.artifact_repository_id))
+    error_message = "artifact_repository_id must be lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "ingress" {
+  type        = string
+  description = "Cloud Run ingress setting. Authentication is still enforced by IAM whatever the ingress."
+  default     = "INGRESS_TRAFFIC_ALL"
+
+  validation {
+    condition     = contains(["INGRESS_TRAFFIC_ALL", "INGRESS_TRAFFIC_INTERNAL_ONLY", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"], var.ingress)
+    error_message = "ingress must be INGRESS_TRAFFIC_ALL, INGRESS_TRAFFIC_INTERNAL_ONLY or INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER."
+  }
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Refuse to destroy the Cloud Run service from Terraform (set false only to tear an environment down)."
+  default     = true
+}
+
+variable "cpu" {
+  type        = string
+  description = "vCPU limit per instance (Cloud Run values: 1, 2, 4, 6, 8; GPU instances need at least 4)."
+  default     = "2"
+
+  validation {
+    condition     = contains(["1", "2", "4", "6", "8"], var.cpu)
+    error_message = "cpu must be one of \"1\", \"2\", \"4\", \"6\", \"8\"."
+  }
+}
+
+variable "memory" {
+  type        = string
+  description = "Memory limit per instance, e.g. 4Gi (512Mi-32Gi; GPU instances need at least 16Gi)."
+  default     = "4Gi"
+
+  validation {
+    condition = can(regex("^[0-9]+(Mi|Gi)$", var.memory)) && (
+      endswith(var.memory, "Gi")
+      ? tonumber(trimsuffix(var.memory, "Gi")) >= 1 && tonumber(trimsuffix(var.memory, "Gi")) <= 32
+      : tonumber(trimsuffix(var.memory, "Mi")) >= 512 && tonumber(trimsuffix(var.memory, "Mi")) <= 32768
+    )
+    error_message = "memory must be a Kubernetes quantity in Mi or Gi between 512Mi and 32Gi, e.g. 4Gi."
+  }
+}
+
+variable "cpu_idle" {
+  type        = bool
+  description = "Throttle CPU between requests (request-based billing). Must be false with a GPU."
+  default     = true
+}
+
+variable "min_instances" {
+  type        = number
+  description = "Minimum number of instances kept warm (0 allows scale to zero and cold starts that load the model)."
+  default     = 0
+
+  validation {
+    condition     = var.min_instances >= 0 && floor(var.min_instances) == var.min_instances
+    error_message = "min_instances must be a whole number >= 0."
+  }
+}
+
+variable "max_instances" {
+  type        = number
+  description = "Maximum number of instances (caps cost; GPU quota also caps it)."
+  default     = 10
+
+  validation {
+    condition     = var.max_instances >= 1 && floor(var.max_instances) == var.max_instances && var.max_instances >= var.min_instances
+    error_message = "max_instances must be a whole number >= 1 and >= min_instances."
+  }
+}
+
+variable "concurrency" {
+  type        = number
+  description = "Maximum concurrent requests per instance; also sets the gunicorn THREADS so each request has a thread."
+  default     = 8
+
+  validation {
+    condition     = var.concurrency >= 1 && var.concurrency <= 1000 && floor(var.concurrency) == var.concurrency
+    error_message = "concurrency must be a whole number between 1 and 1000."
+  }
+}
+
+variable "gpu_count" {
+  type        = number
+  description = "GPUs per instance: 0 (CPU image) or 1 (GPU image built with --target gpu)."
+  default     = 0
+
+  validation {
+    condition     = contains([0, 1], var.gpu_count)
+    error_message = "gpu_count must be 0 or 1 (Cloud Run attaches at most one GPU per instance)."
+  }
+
+  validation {
+    condition = var.gpu_count == 0 || (
+      tonumber(var.cpu) >= 4 && !var.cpu_idle &&
+      (endswith(var.memory, "Gi") ? tonumber(trimsuffix(var.memory, "Gi")) * 1024 : tonumber(trimsuffix(var.memory, "Mi"))) >= 16384
+    )
+    error_message = "A GPU instance needs cpu >= 4, memory >= 16Gi and cpu_idle = false (Cloud Run GPU requirements)."
+  }
+}
+
+variable "gpu_type" {
+  type        = string
+  description = "GPU accelerator type, used only when gpu_count = 1."
+  default     = "nvidia-l4"
+
+  validation {
+    condition     = contains(["nvidia-l4"], var.gpu_type)
+    error_message = "gpu_type must be \"nvidia-l4\" (the GPU Cloud Run services offer)."
+  }
+}
+
+variable "gpu_zonal_redundancy_disabled" {
+  type        = bool
+  description = "With a GPU: turn off zonal redundancy (cheaper, best-effort failover; needs the matching GPU quota)."
+  default     = true
+}
+
+variable "log_format" {
+  type        = string
+  description = "Log format of the server (LOG_FORMAT): json for Cloud Logging, text for humans."
+  default     = "json"
+
+  validation {
+    condition     = contains(["json", "text"], var.log_format)
+    error_message = "log_format must be \"json\" or \"text\"."
+  }
+}
+
+variable "invoker_members" {
+  type        = list(string)
+  description = "IAM principals allowed to call the service (roles/run.invoker), e.g. serviceAccount:caller@p.iam.gserviceaccount.com. Empty by default: nobody but project owners."
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for m in var.invoker_members :
+      contains(["allUsers", "allAuthenticatedUsers"], m) || can(regex("^(user|serviceAccount|group|domain|principal|principalSet):.+$", m))
+    ])
+    error_message = "invoker_members entries must be IAM members such as user:..., serviceAccount:..., group:..., domain:..., principal:... or principalSet:...."
+  }
+
+  validation {
+    condition     = var.allow_public_access || length(setintersection(toset(var.invoker_members), ["allUsers", "allAuthenticatedUsers"])) == 0
+    error_message = "invoker_members must not contain allUsers or allAuthenticatedUsers unless allow_public_access = true."
+  }
+}
+
+variable "allow_public_access" {
+  type        = bool
+  description = "Make the service callable by anyone on the internet (grants roles/run.invoker to allUsers). Keep false for a private model API."
+  default     = false
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Labels added to every resource that supports them."
+  default     = {}
+}
