@@ -65,6 +65,22 @@ class Settings:
     """BATCH_TIMEOUT_MS: how long a batch may wait for more requests when none are queued (0: never wait)."""
     batch_queue_size: int = 256
     """BATCH_QUEUE_SIZE: requests that may wait for the model per signature; more are shed with 503."""
+    max_instances: int = 10_000
+    """MAX_INSTANCES: most examples (rows) in one request; more is a 400."""
+    max_elements: int = 4_000_000
+    """MAX_ELEMENTS: most scalar values in one request, over all its tensors; more is a 400."""
+    max_nesting_depth: int = 32
+    """MAX_NESTING_DEPTH: deepest JSON nesting accepted in a request body; deeper is a 400."""
+    max_string_bytes: int = 1024 * 1024
+    """MAX_STRING_BYTES: longest single string or {"b64"} value (decoded) in a request; longer is a 400."""
+    auth_mode: str = "none"
+    """AUTH_MODE: 'none' (Cloud Run IAM is the gate) or 'google-id-token' (verify Google-signed ID tokens)."""
+    auth_audience: str = ""
+    """AUTH_AUDIENCE: the audience ID tokens must carry (e.g. the service URL); required with google-id-token."""
+    auth_allowed_emails: tuple[str, ...] = ()
+    """AUTH_ALLOWED_EMAILS: comma-separated caller emails allowed; empty allows any valid token for the audience."""
+    auth_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    """AUTH_CERTS_URL: where Google's token-signing certificates are fetched from."""
     warmup: bool = True
     """WARMUP: run one synthetic call per signature (and TF Serving warm-up records) before ready."""
 
@@ -97,8 +113,28 @@ class Settings:
             max_batch_size=_int(env, "MAX_BATCH_SIZE", cls.max_batch_size, 0, 65536),
             batch_timeout_ms=_int(env, "BATCH_TIMEOUT_MS", cls.batch_timeout_ms, 0, 10_000),
             batch_queue_size=_int(env, "BATCH_QUEUE_SIZE", cls.batch_queue_size, 1, 1_000_000),
+            max_instances=_int(env, "MAX_INSTANCES", cls.max_instances, 1, 10**9),
+            max_elements=_int(env, "MAX_ELEMENTS", cls.max_elements, 1, 10**12),
+            max_nesting_depth=_int(env, "MAX_NESTING_DEPTH", cls.max_nesting_depth, 2, 1000),
+            max_string_bytes=_int(env, "MAX_STRING_BYTES", cls.max_string_bytes, 1, 2**31),
+            **_auth(env),
             warmup=_bool(env, "WARMUP", cls.warmup),
         )
+
+
+def _auth(env: Mapping[str, str]) -> dict:
+    mode = _choice(env, "AUTH_MODE", Settings.auth_mode, ("none", "google-id-token"))
+    audience = _text(env, "AUTH_AUDIENCE")
+    if mode == "google-id-token" and not audience:
+        raise SettingsError("AUTH_AUDIENCE='' must be set when AUTH_MODE=google-id-token (e.g. the service URL)")
+    emails = tuple(e.strip().lower() for e in _text(env, "AUTH_ALLOWED_EMAILS").split(",") if e.strip())
+    bad = [e for e in emails if "@" not in e]
+    if bad:
+        raise SettingsError(f"AUTH_ALLOWED_EMAILS={bad[0]!r} is not an email address")
+    certs = _text(env, "AUTH_CERTS_URL") or Settings.auth_certs_url
+    if not certs.startswith(("https://", "http://")):
+        raise SettingsError(f"AUTH_CERTS_URL={certs!r} must be an http(s) URL")
+    return {"auth_mode": mode, "auth_audience": audience, "auth_allowed_emails": emails, "auth_certs_url": certs}
 
 
 def model_name_from_uri(uri: str) -> str:
