@@ -62,8 +62,10 @@ class Batcher:
         max_batch_size: int,
         max_wait: float = 0.0,
         max_queue: int = 256,
+        on_depth: Callable[[int], None] | None = None,
     ) -> None:
         self.name = name
+        self._on_depth = on_depth or (lambda depth: None)
         self._run = run
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait
@@ -86,6 +88,7 @@ class Batcher:
                 self.stats.shed += 1
                 raise Overloaded(f"server is overloaded ({len(self._queue)} requests queued); retry shortly")
             self._queue.append(pending)
+            self._on_depth(len(self._queue))
             self._cond.notify()
         pending.done.wait()
         if pending.error is not None:
@@ -113,17 +116,21 @@ class Batcher:
                 self._cond.wait()
             batch = [self._queue.popleft()]
             rows = batch[0].rows
+            if rows >= self.max_batch_size:
+                self._on_depth(len(self._queue))
+                return batch
             deadline = time.monotonic() + self.max_wait
             while True:
                 # Take compatible requests in arrival order; stop at the first that does not fit (FIFO).
                 while self._queue and self._queue[0].key == batch[0].key:
                     if rows + self._queue[0].rows > self.max_batch_size:
-                        return batch
+                        break
                     item = self._queue.popleft()
                     batch.append(item)
                     rows += item.rows
                 remaining = deadline - time.monotonic()
-                if self._queue or remaining <= 0:
+                if self._queue or remaining <= 0 or rows >= self.max_batch_size:
+                    self._on_depth(len(self._queue))
                     return batch
                 self._cond.wait(remaining)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import numpy as np
 
+from app import metrics
 from app.batching import Batcher, is_batchable
-from app.errors import InvalidInput, ModelLoadError, ModelNotReady, NotFound
+from app.errors import InvalidInput, ModelLoadError, ModelNotReady, NotFound, Overloaded
 from app.tensors import SignatureInfo, format_shape
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,20 @@ class Predictor:
         """Merge concurrent calls of every batchable signature; returns the names of those signatures."""
         for name, sig in self.model.signatures.items():
             if is_batchable(sig) and name not in self.batchers:
-                run = functools.partial(self.model.run, name)
-                self.batchers[name] = Batcher(name, run, max_batch_size, max_wait, max_queue)
+                run = functools.partial(self._call, name)
+                depth = metrics.QUEUE_DEPTH.labels(name).set
+                self.batchers[name] = Batcher(name, run, max_batch_size, max_wait, max_queue, on_depth=depth)
         return sorted(self.batchers)
+
+    def _call(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One model call, timed and counted."""
+        started = time.perf_counter()
+        outputs = self.model.run(signature_name, inputs)
+        metrics.MODEL_LATENCY.labels(signature_name).observe(time.perf_counter() - started)
+        rows = {len(a) for a in inputs.values() if a.ndim}
+        if len(rows) == 1:
+            metrics.BATCH_SIZE.labels(signature_name).observe(rows.pop())
+        return outputs
 
     # -- readiness ---------------------------------------------------------------------------------------------
     @property
@@ -99,7 +112,11 @@ class Predictor:
                     f"outputs are: {', '.join(sorted(sig.outputs))}"
                 )
         batcher = self.batchers.get(sig.name)
-        outputs = batcher.submit(inputs) if batcher else self.model.run(sig.name, inputs)
+        try:
+            outputs = batcher.submit(inputs) if batcher else self._call(sig.name, inputs)
+        except Overloaded:
+            metrics.SHED.labels(sig.name).inc()
+            raise
         return outputs if wanted is None else {n: outputs[n] for n in wanted}
 
     def warm_up(self, records: Iterable[tuple[str, Mapping[str, np.ndarray]]] = ()) -> int:

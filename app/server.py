@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -40,7 +41,26 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         # gunicorn's control socket lives under $HOME, which is read-only in our containers.
         "control_socket_disable": True,
         "proc_name": f"model-server:{settings.model_name}",
+        "child_exit": _child_exit,
     }
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from app.metrics import worker_exited
+
+    worker_exited(worker.pid)
+
+
+def _prepare_metrics_dir() -> None:
+    """Give prometheus-client's multiprocess mode an empty directory before any worker forks."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(path, name))
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
 
 
 class ModelServer(BaseApplication):
@@ -80,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("invalid configuration: %s", exc)
         return 2
     setup_logging(settings)
+    _prepare_metrics_dir()
     log.info(
         "starting %s on %s:%s (workers=%d, threads=%d), model %s from %s",
         "model server",

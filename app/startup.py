@@ -63,6 +63,7 @@ def load_predictor(settings: Settings) -> Predictor:
     gc.collect()
     gc.freeze()
     phases["total_s"] = time.perf_counter() - started
+    _record_metrics(predictor, phases)
     predictor.mark_ready()
     log.info(
         "model %s version %s ready in %.2fs (import %.2fs, download %.2fs, load %.2fs, warm-up %.2fs)",
@@ -86,6 +87,16 @@ def load_predictor(settings: Settings) -> Predictor:
         },
     )
     return predictor
+
+
+def _record_metrics(predictor: Predictor, phases: dict[str, float]) -> None:
+    import tensorflow as tf
+
+    from app import __version__, metrics
+
+    for phase, seconds in phases.items():
+        metrics.LOAD_SECONDS.labels(phase.removesuffix("_s")).set(seconds)
+    metrics.BUILD_INFO.labels(__version__, predictor.name, str(predictor.version), tf.__version__).set(1)
 
 
 def _timed(fn, *args, **kwargs):

@@ -9,6 +9,8 @@ import uuid
 
 from flask import Flask, Response, current_app, g, request
 
+from app import metrics
+
 log = logging.getLogger("app.access")
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -33,6 +35,9 @@ def _finish(response: Response) -> Response:
     response.headers["X-Model-Name"] = predictor.name
     response.headers["X-Model-Version"] = str(predictor.version)
     latency = time.perf_counter() - getattr(g, "started", time.perf_counter())
+    route = getattr(g, "route", None) or (request.url_rule.rule if request.url_rule else "unmatched")
+    metrics.REQUESTS.labels(route, str(predictor.version), str(response.status_code)).inc()
+    metrics.REQUEST_LATENCY.labels(route).observe(latency)
     log.info(
         "%s %s %d %.1fms",
         request.method,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from app.codecs.jsonio import dumps
 from app.codecs.tfserving import decode_predict, encode_predict
@@ -44,6 +44,8 @@ def v1(rest: str) -> Response:
     predictor: Predictor = current_app.extensions["predictor"]
     _check_model(predictor, match["name"], match["version"], match["label"])
     verb = match["verb"]
+    # A readable route label for metrics and logs: the TF Serving operation, not the raw path.
+    g.route = "/v1/models/{name}" + ("/versions/{v}" if match["version"] else "") + (verb or "")
     if verb == ":predict":
         _allow("POST")
         return predict()

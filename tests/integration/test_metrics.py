@@ -1,0 +1,70 @@
+"""/metrics through a real gunicorn with two workers: counts aggregate over workers."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from tests.integration.server import run_server
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text format (labels must match exactly those given)."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
+        if found == labels:
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {name}{labels}")
+
+
+def test_metrics_aggregate_over_two_workers(toy_model_dir, tmp_path):
+    prom = tmp_path / "prom"
+    env = {
+        "MODEL_URI": str(toy_model_dir),
+        "MODEL_NAME": "toy",
+        "WORKERS": "2",
+        "THREADS": "8",
+        "PROMETHEUS_MULTIPROC_DIR": str(prom),
+    }
+    with run_server(env, tmp_path) as server:
+
+        def call(i):
+            return requests.post(
+                server.url + "/v1/models/toy:predict", json={"instances": [[i, 0, 0]] * (1 + i % 3)}, timeout=30
+            ).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(call, range(200)))
+        bad = requests.post(server.url + "/predict", json={"instances": [[1, 2]]}, timeout=10)
+        text = requests.get(server.url + "/metrics", timeout=10).text
+    assert statuses == [200] * 200 and bad.status_code == 400
+    pids = {p.name.rsplit("_", 1)[1] for p in prom.glob("counter_*.db")}
+    assert len(pids) >= 2, "both workers wrote samples"
+    predict = "/v1/models/{name}:predict"
+    assert sample(text, "model_server_requests_total", route=predict, model_version="7", status="200") == 200
+    assert sample(text, "model_server_requests_total", route="/predict", model_version="7", status="400") == 1
+    assert sample(text, "model_server_request_duration_seconds_count", route=predict) == 200
+    rows = sample(text, "model_server_batch_size_rows_sum", signature="serving_default")
+    calls = sample(text, "model_server_batch_size_rows_count", signature="serving_default")
+    assert rows == sum(1 + i % 3 for i in range(200)), "every request's rows went through one model call"
+    assert (
+        calls >= 1
+        and sample(text, "model_server_model_call_duration_seconds_count", signature="serving_default") >= calls
+    )
+    assert (
+        sample(
+            text,
+            "model_server_build_info",
+            version="0.1.0",
+            model_name="toy",
+            model_version="7",
+            tensorflow_version="2.21.0",
+        )
+        == 1
+    )
+    assert sample(text, "model_server_model_load_seconds", phase="total") > 0
+    assert "model_server_queue_depth" in text
