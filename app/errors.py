@@ -62,9 +62,35 @@ class Overloaded(ServingError):
     headers = {"Retry-After": "1"}  # noqa: RUF012
 
 
+class ClientGone(ServingError):
+    """The client closed the connection before the model ran; the work was skipped (nginx's 499)."""
+
+    status = 499
+
+
 class ModelLoadError(Exception):
     """The model could not be found, fetched, verified or loaded. Fatal at boot."""
 
 
 class StorageError(ModelLoadError):
     """Fetching the model from storage failed (missing objects, checksum mismatch, retries exhausted)."""
+
+
+class Unauthorized(ServingError):
+    """No bearer token, or one that does not verify (signature, expiry, audience, issuer)."""
+
+    status = 401
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012
+
+
+class Forbidden(ServingError):
+    """A valid token, but its caller is not on the allow-list."""
+
+    status = 403
+
+
+class AuthUnavailable(ServingError):
+    """Tokens cannot be verified right now: the signing certificates could not be fetched."""
+
+    status = 503
+    headers = {"Retry-After": "5"}  # noqa: RUF012

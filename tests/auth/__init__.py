@@ -1,0 +1,1 @@
+"""In-app authorization with Google-signed ID tokens (AUTH_MODE=google-id-token)."""
