@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.errors import InvalidInput, Overloaded
+from app.errors import ClientGone, InvalidInput, Overloaded
 from app.tensors import SignatureInfo
 
 log = logging.getLogger(__name__)
 
 Arrays = dict[str, np.ndarray]
+
+
+def _never() -> bool:
+    return False
 
 
 def is_batchable(sig: SignatureInfo) -> bool:
@@ -36,6 +40,7 @@ class _Pending:
     inputs: Arrays
     rows: int
     key: tuple
+    cancelled: Callable[[], bool]
     done: threading.Event = field(default_factory=threading.Event)
     result: Arrays | None = None
     error: BaseException | None = None
@@ -50,6 +55,7 @@ class BatchStats:
     rows: int = 0
     largest: int = 0
     shed: int = 0
+    cancelled: int = 0
 
 
 class Batcher:
@@ -76,13 +82,17 @@ class Batcher:
         self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
         self._thread.start()
 
-    def submit(self, inputs: Mapping[str, np.ndarray]) -> Arrays:
-        """Run ``inputs`` (already validated) as part of a batch; block until its own outputs are ready."""
+    def submit(self, inputs: Mapping[str, np.ndarray], cancelled: Callable[[], bool] | None = None) -> Arrays:
+        """Run ``inputs`` (already validated) as part of a batch; block until its own outputs are ready.
+
+        ``cancelled`` is asked just before the batch is computed; a request whose client has gone away is
+        dropped then (``ClientGone``) instead of spending model time on an answer nobody will read.
+        """
         sizes = {len(a) for a in inputs.values()}
         if len(sizes) != 1 or (rows := sizes.pop()) > self.max_batch_size or rows == 0:
             return self._run(inputs)  # not splittable by rows, or a batch in itself
         key = tuple((n, a.dtype.str, a.shape[1:]) for n, a in sorted(inputs.items()))
-        pending = _Pending(dict(inputs), rows, key)
+        pending = _Pending(dict(inputs), rows, key, cancelled or _never)
         with self._cond:
             if len(self._queue) >= self.max_queue:
                 self.stats.shed += 1
@@ -135,6 +145,9 @@ class Batcher:
                 self._cond.wait(remaining)
 
     def _execute(self, batch: list[_Pending]) -> None:
+        batch = [p for p in batch if not self._drop_if_cancelled(p)]
+        if not batch:
+            return
         if len(batch) == 1:
             self._run_one(batch[0])
             return
@@ -158,6 +171,17 @@ class Batcher:
         for i, pending in enumerate(batch):
             pending.result = {n: parts[i] for n, parts in pieces.items()}
             pending.done.set()
+
+    def _drop_if_cancelled(self, pending: _Pending) -> bool:
+        try:
+            gone = pending.cancelled()
+        except Exception:  # noqa: BLE001 - a failing check must not cost the request its answer
+            gone = False
+        if gone:
+            self.stats.cancelled += 1
+            pending.error = ClientGone("the client closed the connection before the model ran")
+            pending.done.set()
+        return gone
 
     def _run_one(self, pending: _Pending) -> None:
         try:

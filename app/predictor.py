@@ -6,7 +6,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -97,8 +97,12 @@ class Predictor:
         inputs: Mapping[str, np.ndarray],
         signature_name: str | None = None,
         output_names: Iterable[str] | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Validate ``inputs`` against the signature and run it; optionally keep only ``output_names``."""
+        """Validate ``inputs`` against the signature and run it; optionally keep only ``output_names``.
+
+        ``cancelled`` tells whether the caller has gone away; a batched request is then skipped (``ClientGone``).
+        """
         if not self.ready:
             raise ModelNotReady(f"model {self.name!r} is not ready")
         sig = self.signature(signature_name)
@@ -113,7 +117,7 @@ class Predictor:
                 )
         batcher = self.batchers.get(sig.name)
         try:
-            outputs = batcher.submit(inputs) if batcher else self._call(sig.name, inputs)
+            outputs = batcher.submit(inputs, cancelled) if batcher else self._call(sig.name, inputs)
         except Overloaded:
             metrics.SHED.labels(sig.name).inc()
             raise

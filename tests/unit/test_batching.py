@@ -119,3 +119,32 @@ def test_unexpected_errors_reach_every_caller_and_the_batcher_survives():
 
 def test_which_signatures_are_batchable():
     assert is_batchable(ALL["serving_default"]) and is_batchable(ALL["features"])
+
+
+def test_requests_whose_client_left_are_not_computed():
+    model = SlowDouble(delay=0.2)
+    batcher = Batcher("double", model, max_batch_size=64)
+    gone = threading.Event()
+    results = {}
+
+    def first():
+        results["first"] = batcher.submit({"x": np.ones((1, 3), np.float32)})
+
+    def second():
+        try:
+            batcher.submit({"x": np.full((2, 3), 5, np.float32)}, cancelled=gone.is_set)
+        except Exception as exc:  # noqa: BLE001
+            results["second"] = exc
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    time.sleep(0.05)  # the first call is computing; the second waits in the queue
+    t2 = threading.Thread(target=second)
+    t2.start()
+    time.sleep(0.02)
+    gone.set()  # its client disconnects while it waits
+    t1.join(5)
+    t2.join(5)
+    assert results["second"].status == 499
+    assert model.calls == [1], "the abandoned request never reached the model"
+    assert batcher.stats.cancelled == 1
