@@ -1,0 +1,80 @@
+# Model server image: `python -m app` runs gunicorn on $PORT (8080) and serves /app/models/mnist, or the
+# SavedModel at $MODEL_URI when set. Build and run: see docs/container.md.
+#
+#   docker build -t IMAGE .                    CPU image (the default target, `runtime`)
+#   docker build --target gpu -t IMAGE-gpu .   NVIDIA GPU image (tensorflow[and-cuda])
+#
+# ---- python: the environment every stage shares.
+# The base is pinned by tag. Add the digest (python:3.11.14-slim-bookworm@sha256:...) where the registry is
+# reachable: it could not be resolved on the offline machine this file was written on.
+FROM python:3.11.14-slim-bookworm AS python
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH
+
+# ---- builder: the runtime virtualenv. Only requirements.txt is copied here, so source edits reuse this layer.
+FROM python AS builder
+# pip verifies TLS against the OS CA store (as Debian's pip does) rather than its bundled certifi, so a build
+# behind a TLS-intercepting proxy only needs that proxy's bundle mounted over this path (scripts/container-smoke
+# does it). Build-time only: ARGs are not kept in the runtime stages.
+ARG PIP_CERT=/etc/ssl/certs/ca-certificates.crt
+RUN python -m venv /opt/venv
+COPY requirements.txt /tmp/requirements.txt
+# TensorFlow's C++ headers (~290 MB) only serve to compile custom ops: the server never reads them.
+RUN pip install --no-cache-dir -r /tmp/requirements.txt \
+    && rm -rf /opt/venv/lib/python3*/site-packages/tensorflow/include
+
+# ---- exporter: writes the demo model with the same TensorFlow. scikit-learn never leaves this stage.
+FROM builder AS exporter
+WORKDIR /app
+# Only scikit-learn, at the version requirements-dev.txt pins (the rest of that file is test tooling).
+COPY requirements-dev.txt /tmp/requirements-dev.txt
+RUN grep -E '^scikit-learn==' /tmp/requirements-dev.txt >/tmp/requirements-export.txt \
+    && pip install --no-cache-dir -r /tmp/requirements-export.txt
+COPY app/ app/
+COPY model_export/ model_export/
+# The export is staged in a private (0700) temporary directory; the server runs as another user and must read it.
+RUN python -m model_export mnist --output /app/models/mnist \
+    && chmod -R a+rX /app/models
+
+# ---- builder-gpu: the same virtualenv with GPU TensorFlow (and its CUDA wheels) instead of tensorflow-cpu,
+# at the version requirements.txt pins, so the two images never drift apart.
+FROM builder AS builder-gpu
+RUN tf_version="$(sed -n 's/^tensorflow-cpu==//p' /tmp/requirements.txt)" \
+    && test -n "${tf_version}" \
+    && pip uninstall --yes tensorflow-cpu \
+    && pip install --no-cache-dir "tensorflow[and-cuda]==${tf_version}" \
+    && rm -rf /opt/venv/lib/python3*/site-packages/tensorflow/include
+
+# ---- runtime-base: what the CPU and GPU images share. No build tools, no pip cache, no scikit-learn.
+FROM python AS runtime-base
+RUN groupadd --gid 10001 app \
+    && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/app --shell /usr/sbin/nologin app
+WORKDIR /app
+# MODEL_CACHE_DIR is under /tmp so the image runs with a read-only root filesystem and a writable /tmp.
+ENV PORT=8080 \
+    MODEL_CACHE_DIR=/tmp/model-cache
+EXPOSE 8080
+# Liveness only (/healthz); orchestrators should gate traffic on /readyz. Python, because the image has no curl.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8080'), timeout=4)"]
+CMD ["python", "-m", "app"]
+
+# ---- gpu: `docker build --target gpu`. Run with `--gpus all` on a host with the NVIDIA container toolkit.
+FROM runtime-base AS gpu
+COPY --from=builder-gpu /opt/venv /opt/venv
+COPY --from=exporter /app/models /app/models
+COPY app/ app/
+COPY model_export/ model_export/
+# Allocate GPU memory as needed instead of grabbing all of it at start.
+ENV TF_FORCE_GPU_ALLOW_GROWTH=true
+USER 10001:10001
+
+# ---- runtime: the default (CPU) image. Kept last so a plain `docker build` builds it.
+FROM runtime-base AS runtime
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=exporter /app/models /app/models
+COPY app/ app/
+COPY model_export/ model_export/
+USER 10001:10001
