@@ -32,18 +32,24 @@ def make_client() -> storage.Client:
     emulator = os.environ.get(EMULATOR_ENV)
     if emulator:
         endpoint = emulator if "://" in emulator else f"http://{emulator}"
-        return storage.Client(
+        client = storage.Client(
             project=os.environ.get("GOOGLE_CLOUD_PROJECT", EMULATOR_PROJECT),
             credentials=AnonymousCredentials(),
             client_options={"api_endpoint": endpoint},
         )
-    try:
-        return storage.Client()
-    except (auth_exceptions.DefaultCredentialsError, OSError) as exc:
-        raise StorageError(
-            f"cannot create a Cloud Storage client ({describe(exc)}); run with a service account or "
-            "`gcloud auth application-default login`"
-        ) from exc
+    else:
+        try:
+            client = storage.Client()
+        except (auth_exceptions.DefaultCredentialsError, OSError) as exc:
+            raise StorageError(
+                f"cannot create a Cloud Storage client ({describe(exc)}); run with a service account or "
+                "`gcloud auth application-default login`"
+            ) from exc
+    # Recent google-cloud-storage (3.17 here) fetches bucket metadata in a background thread on first use, for
+    # tracing attributes. That call needs storage.buckets.get (not in roles/storage.objectViewer) and runs with the
+    # library's own retry policy, outside ours; the library skips it when this cache is unset.
+    client._bucket_metadata_cache = None
+    return client
 
 
 @contextmanager

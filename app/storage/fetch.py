@@ -10,7 +10,7 @@ from pathlib import Path
 from google.cloud import storage
 
 from app.storage import cache
-from app.storage.client import make_client
+from app.storage.client import CALL_TIMEOUT_SECONDS, make_client
 from app.storage.gcs_download import download_objects
 from app.storage.gcs_listing import RemoteModel, resolve_remote
 from app.storage.layout import ResolvedModel
@@ -35,6 +35,7 @@ def fetch_model(
     max_workers: int = 8,
     retries: int = 4,
     backoff_seconds: float = 0.5,
+    timeout_seconds: float = CALL_TIMEOUT_SECONDS,
     client: storage.Client | None = None,
 ) -> ResolvedModel:
     """Resolve ``uri`` to a local SavedModel directory, downloading it into ``cache_dir`` if it is remote.
@@ -44,6 +45,9 @@ def fetch_model(
     Remote ones are downloaded in parallel, verified, and published atomically under a name that changes
     when the objects do, so an unchanged version is reused from the cache by every process.
 
+    Every storage call gets ``timeout_seconds`` (connect, and between bytes) and up to ``retries`` attempts
+    with exponential backoff from ``backoff_seconds``; 5xx, 429, timeouts, broken connections, missing
+    objects and checksum mismatches are retried, and a model that never verifies is never published.
     Raises ``ModelLoadError`` when there is no model at ``uri`` and ``StorageError`` when storage fails.
     """
     started = time.monotonic()
@@ -55,6 +59,7 @@ def fetch_model(
             max_workers=max_workers,
             retries=retries,
             backoff_seconds=backoff_seconds,
+            timeout_seconds=timeout_seconds,
         )
     else:
         fetched = _fetch_local(uri)
@@ -85,8 +90,11 @@ def _fetch_gcs(
     max_workers: int,
     retries: int,
     backoff_seconds: float,
+    timeout_seconds: float,
 ) -> _Fetched:
-    remote = resolve_remote(client, uri, retries=retries, backoff_seconds=backoff_seconds)
+    remote = resolve_remote(
+        client, uri, retries=retries, backoff_seconds=backoff_seconds, timeout_seconds=timeout_seconds
+    )
     cache_dir.mkdir(parents=True, exist_ok=True)
     name = cache_name(remote)
 
@@ -99,6 +107,7 @@ def _fetch_gcs(
             max_workers=max_workers,
             retries=retries,
             backoff_seconds=backoff_seconds,
+            timeout_seconds=timeout_seconds,
         )
 
     path, from_cache = cache.fetch_cached(cache_dir, name, _manifest(remote), fill)

@@ -7,14 +7,19 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from google.api_core import exceptions as api_exceptions
 from google.cloud import storage
 
 from app.storage.checksums import HashingWriter, verify
 from app.storage.client import CALL_TIMEOUT_SECONDS, storage_errors
 from app.storage.gcs_listing import RemoteObject
-from app.storage.retry import with_retries
+from app.storage.retry import TransientError, with_retries
 
 logger = logging.getLogger(__name__)
+
+
+class ObjectMissing(TransientError):
+    """A listed object answered 404: deleted or re-uploaded since the listing (retried, then fatal)."""
 
 
 def download_objects(
@@ -26,6 +31,7 @@ def download_objects(
     max_workers: int,
     retries: int,
     backoff_seconds: float,
+    timeout_seconds: float = CALL_TIMEOUT_SECONDS,
 ) -> None:
     """Download every object to ``dest/<relative path>``; the first failure cancels the rest and is raised."""
     bucket = client.bucket(bucket_name)
@@ -34,9 +40,9 @@ def download_objects(
         uri = f"gs://{bucket_name}/{obj.name}"
         target = dest / obj.relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        with storage_errors("downloading", uri, not_found="object vanished (was the model re-uploaded?)"):
+        with storage_errors("downloading", uri):
             with_retries(
-                lambda: _download_once(bucket, obj, target, uri),
+                lambda: _download_once(bucket, obj, target, uri, timeout_seconds),
                 what=f"download of {uri}",
                 attempts=retries,
                 backoff_seconds=backoff_seconds,
@@ -52,13 +58,21 @@ def download_objects(
             future.result()  # re-raises the first failure
 
 
-def _download_once(bucket: storage.Bucket, obj: RemoteObject, target: Path, uri: str) -> None:
+def _download_once(bucket: storage.Bucket, obj: RemoteObject, target: Path, uri: str, timeout: float) -> None:
     # A fresh Blob per attempt: the client overwrites a Blob's metadata from response headers. Pinning the
     # listed generation means a concurrent re-upload fails this fetch instead of mixing two versions' files.
     blob = bucket.blob(obj.name, generation=obj.generation)
+    # "wb" truncates: a retry never appends to the bytes of a failed attempt.
     with open(target, "wb") as file:
         writer = HashingWriter(file)
-        # raw_download: the stored bytes, which the recorded digests describe. checksum=None: verified below
-        # against the listing's metadata (size + CRC32C + MD5), not only the response's own hash header.
-        blob.download_to_file(writer, raw_download=True, checksum=None, retry=None, timeout=CALL_TIMEOUT_SECONDS)
+        try:
+            # raw_download: the stored bytes, which the recorded digests describe. checksum=None: verified below
+            # against the listing's metadata (size + CRC32C + MD5), not only the response's own hash header.
+            # retry=None: with_retries is the one retry policy, so attempts stay bounded.
+            blob.download_to_file(writer, raw_download=True, checksum=None, retry=None, timeout=timeout)
+        except api_exceptions.NotFound as exc:
+            raise ObjectMissing(
+                f"{uri}: generation {obj.generation} not found, though it was just listed "
+                "(was the model deleted or re-uploaded?)"
+            ) from exc
     verify(uri, obj.digests, writer.digests())

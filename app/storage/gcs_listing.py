@@ -57,11 +57,14 @@ class RemoteModel:
 class _Lister:
     """Listing calls with retries and readable errors, remembering recursive listings already made."""
 
-    def __init__(self, client: storage.Client, uri: str, retries: int, backoff_seconds: float) -> None:
+    def __init__(
+        self, client: storage.Client, uri: str, retries: int, backoff_seconds: float, timeout_seconds: float
+    ) -> None:
         self._client = client
         self._uri = uri
         self._retries = retries
         self._backoff_seconds = backoff_seconds
+        self._timeout_seconds = timeout_seconds
         self._recursive: dict[GcsLocation, list[storage.Blob]] = {}
 
     def list(self, location: GcsLocation, *, delimiter: str | None) -> tuple[list[storage.Blob], set[str]]:
@@ -72,7 +75,7 @@ class _Lister:
                 location.bucket,
                 prefix=location.prefix,
                 delimiter=delimiter,
-                timeout=CALL_TIMEOUT_SECONDS,
+                timeout=self._timeout_seconds,
                 retry=None,  # with_retries is the one retry policy, so attempts stay bounded
             )
             blobs = list(pages)
@@ -97,10 +100,17 @@ class _Lister:
         return _has_saved_model(location, self.recursive(location))
 
 
-def resolve_remote(client: storage.Client, uri: str, *, retries: int, backoff_seconds: float) -> RemoteModel:
+def resolve_remote(
+    client: storage.Client,
+    uri: str,
+    *,
+    retries: int,
+    backoff_seconds: float,
+    timeout_seconds: float = CALL_TIMEOUT_SECONDS,
+) -> RemoteModel:
     """Resolve ``uri`` to one version directory and its objects, applying the TF Serving layout rules."""
     base = parse_gcs_uri(uri)
-    lister = _Lister(client, uri, retries, backoff_seconds)
+    lister = _Lister(client, uri, retries, backoff_seconds, timeout_seconds)
     top_blobs, sub_prefixes = lister.list(base, delimiter="/")
     if _has_saved_model(base, top_blobs):
         location, version = base, own_version(base.name)

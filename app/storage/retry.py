@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import random
 import time
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import requests
+import urllib3
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
@@ -26,6 +28,11 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     requests.exceptions.ConnectionError,  # includes ConnectTimeout
     requests.exceptions.Timeout,  # ReadTimeout
     requests.exceptions.ChunkedEncodingError,  # connection dropped mid-body
+    # Object downloads stream the body straight from urllib3, which requests does not wrap: a connection
+    # closed before Content-Length bytes (IncompleteRead) and a stall between body bytes surface as these.
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.ReadTimeoutError,
+    http.client.HTTPException,
     auth_exceptions.TransportError,  # token refresh could not reach the metadata server
     ConnectionError,
     TimeoutError,
