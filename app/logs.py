@@ -17,6 +17,22 @@ from app.settings import Settings
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 
+class BootFailureEcho(logging.Filter):
+    """Demote gunicorn's own lines about a worker that failed to boot to WARNING.
+
+    The cause is already logged once, as one ERROR line ("model load failed: ..."); gunicorn then adds
+    "Worker exited with code 3", "Shutting down" and "Reason: Worker failed to boot" at ERROR, which would
+    triple the alert for one failure.
+    """
+
+    _ECHOES = ("Worker (pid:%s) exited with code %s.", "Shutting down: %s", "Reason: %s")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and record.msg in self._ECHOES:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def structured_handler(project_id: str = "") -> logging.Handler:
     """google-cloud-logging's StructuredLogHandler writing to stdout."""
     import google.cloud.logging_v2 as logging_v2
@@ -42,7 +58,8 @@ def log_config(settings: Settings) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "handlers": {"stdout": handler},
+        "filters": {"boot_failure_echo": {"()": BootFailureEcho}},
+        "handlers": {"stdout": {**handler, "filters": ["boot_failure_echo"]}},
         "root": {"level": settings.log_level, "handlers": ["stdout"]},
         "loggers": {
             # Route gunicorn's lines through the root handler; access lines come from the app itself.
