@@ -13,6 +13,7 @@ import numpy as np
 
 from app import metrics
 from app.batching import Batcher, is_batchable
+from app.drift import DriftMonitor
 from app.errors import InvalidInput, ModelLoadError, ModelNotReady, NotFound, Overloaded
 from app.tensors import SignatureInfo, format_shape
 
@@ -40,6 +41,7 @@ class Predictor:
         self.source_uri = source_uri
         self._ready = threading.Event()
         self.batchers: dict[str, Batcher] = {}
+        self.drift: DriftMonitor | None = None  # attached by load_predictor after warm-up
 
     def enable_batching(self, max_batch_size: int, max_wait: float = 0.0, max_queue: int = 256) -> list[str]:
         """Merge concurrent calls of every batchable signature; returns the names of those signatures."""
@@ -121,6 +123,8 @@ class Predictor:
         except Overloaded:
             metrics.SHED.labels(sig.name).inc()
             raise
+        if self.drift is not None:
+            self.drift.observe(sig.name, inputs)  # cheap, and never raises
         return outputs if wanted is None else {n: outputs[n] for n in wanted}
 
     def warm_up(self, records: Iterable[tuple[str, Mapping[str, np.ndarray]]] = ()) -> int:

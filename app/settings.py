@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The bundled demo model: ``<project root>/models/mnist`` (``/app/models/mnist`` in the container).
@@ -20,6 +20,48 @@ DEMO_MODEL_COMMAND = f"python -m model_export mnist --output {DEMO_MODEL_DIR}"
 
 class SettingsError(ValueError):
     """An environment variable has a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """Drift-monitoring configuration. Build it with :meth:`from_env`."""
+
+    window: int = 1000
+    """DRIFT_WINDOW: live values kept per feature (per worker) for the test: the most recent ones."""
+    min_samples: int = 100
+    """DRIFT_MIN_SAMPLES: live values a feature needs before it is tested (until then its p-value is null)."""
+    p_threshold: float = 0.05
+    """DRIFT_P_THRESHOLD: a feature has drifted when the KS test's p-value is below this."""
+    eval_every: int = 500
+    """DRIFT_EVAL_EVERY: observed rows between two tests (GET /drift also tests)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DriftSettings:
+        """Read the ``DRIFT_*`` variables from ``environ`` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+        window = _int(env, "DRIFT_WINDOW", cls.window, 10, 1_000_000)
+        min_samples = _int(env, "DRIFT_MIN_SAMPLES", cls.min_samples, 1, 1_000_000)
+        if min_samples > window:
+            raise SettingsError(f"DRIFT_MIN_SAMPLES={min_samples} must not exceed DRIFT_WINDOW={window}")
+        return cls(
+            window=window,
+            min_samples=min_samples,
+            p_threshold=_probability(env, "DRIFT_P_THRESHOLD", cls.p_threshold),
+            eval_every=_int(env, "DRIFT_EVAL_EVERY", cls.eval_every, 1, 10**9),
+        )
+
+
+def _probability(env: Mapping[str, str], var: str, default: float) -> float:
+    raw = _text(env, var)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{var}={raw!r} is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise SettingsError(f"{var}={raw} must be between 0 and 1 (exclusive)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -81,6 +123,8 @@ class Settings:
     """AUTH_ALLOWED_EMAILS: comma-separated caller emails allowed; empty allows any valid token for the audience."""
     auth_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
     """AUTH_CERTS_URL: where Google's token-signing certificates are fetched from."""
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    """DRIFT_*: input drift monitoring against the training baseline (see DriftSettings)."""
     warmup: bool = True
     """WARMUP: run one synthetic call per signature (and TF Serving warm-up records) before ready."""
 
@@ -118,6 +162,7 @@ class Settings:
             max_nesting_depth=_int(env, "MAX_NESTING_DEPTH", cls.max_nesting_depth, 2, 1000),
             max_string_bytes=_int(env, "MAX_STRING_BYTES", cls.max_string_bytes, 1, 2**31),
             **_auth(env),
+            drift=DriftSettings.from_env(env),
             warmup=_bool(env, "WARMUP", cls.warmup),
         )
 

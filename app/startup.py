@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from app.drift import DriftMonitor
 from app.errors import ModelLoadError
 from app.predictor import Predictor
 from app.settings import DEMO_MODEL_COMMAND, DEMO_MODEL_DIR, Settings
@@ -56,6 +57,7 @@ def load_predictor(settings: Settings) -> Predictor:
     mark = time.perf_counter()
     calls = predictor.warm_up(_warmup_records(resolved.path)) if settings.warmup else 0
     phases["warmup_s"] = time.perf_counter() - mark
+    predictor.drift = DriftMonitor.from_saved_model(resolved.path, settings.drift)  # after warm-up: not observed
     if settings.max_batch_size:
         predictor.enable_batching(settings.max_batch_size, settings.batch_timeout_ms / 1000, settings.batch_queue_size)
     # The loaded graph is a large, long-lived object tree: move it out of the collector's view so full

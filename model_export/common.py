@@ -1,7 +1,17 @@
 """What every demo-model export shares: seeding, the trained-model record, and the atomic save.
 
 A SavedModel is written to a temporary directory beside ``<output>/<version>`` and renamed into place, so a
-model server polling ``<output>`` never sees a half-written version.
+model server polling ``<output>`` never sees a half-written version. Beside it, in ``assets.extra/``, go TF
+Serving's warm-up records and ``feature_baseline.json``, the training-data baseline for drift monitoring:
+
+    {"format_version": 1, "signature_name": "serving_default", "seed": 0,
+     "features": {"<feature>": {"input": "<input name>", "statistic": "value" | "mean",
+                                "n": <sample size>, "training_rows": <values sampled from>,
+                                "sample": [<at most 2,000 training values, sorted, seeded draw>]}}}
+
+One feature per numeric input: ``value`` (named like the input) for ``[batch]`` inputs, the values themselves;
+``mean`` (named ``<input>:mean``) for higher-rank inputs, the mean of each example, e.g. an image's mean pixel
+intensity. ``app.drift_baseline`` writes and reads it; the server compares live inputs with it (``app.drift``).
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import keras
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
+from app.drift_baseline import Baseline, write_baseline
 from app.warmup import WarmupRequest, write_warmup_requests
 
 logger = logging.getLogger(__name__)
@@ -32,13 +43,17 @@ class ExportExistsError(FileExistsError):
 
 @dataclass
 class TrainedModel:
-    """A trained model ready to save: ``module.serve`` is the serving signature (a ``tf.function``)."""
+    """A trained model ready to save: ``module.serve`` is the serving signature (a ``tf.function``).
+
+    ``baseline`` (from ``app.drift_baseline.build_baseline`` on the training inputs) is saved for drift monitoring.
+    """
 
     name: str
     module: tf.Module
     metrics: dict[str, float]
     warmup: list[WarmupRequest] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    baseline: Baseline | None = None
 
 
 @contextlib.contextmanager
@@ -66,7 +81,7 @@ def version_dir(output: Path, version: int, force: bool = False) -> Path:
 
 
 def save(trained: TrainedModel, output: Path, version: int, force: bool = False) -> Path:
-    """Save ``trained`` (SavedModel + warm-up file) atomically as ``output/version``; return that path."""
+    """Save ``trained`` (SavedModel, warm-up file, feature baseline) atomically as ``output/version``; return it."""
     target = version_dir(output, version, force)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Non-numeric names: TF Serving and our server ignore them while they are being written.
@@ -76,6 +91,8 @@ def save(trained: TrainedModel, output: Path, version: int, force: bool = False)
         tf.saved_model.save(trained.module, str(staging), signatures={SIGNATURE: trained.module.serve})
         if trained.warmup:
             write_warmup_requests(staging, trained.warmup, model_name=trained.name)
+        if trained.baseline is not None:
+            write_baseline(staging, trained.baseline)
         _replace(staging, target, force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -26,6 +26,7 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
+from app.drift_baseline import build_baseline
 from app.warmup import WarmupRequest
 from model_export.common import SEED, SIGNATURE, TrainedModel, deterministic, save, version_dir
 
@@ -112,7 +113,8 @@ def _as_inputs(rows: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def train(epochs: int = DEFAULT_EPOCHS, samples: int | None = None, verbose: int = 0) -> TrainedModel:
-    """Train deterministically; return the model with held-out accuracy/AUC and sanity-check notes."""
+    """Train deterministically; return the model with held-out accuracy/AUC, sanity-check notes and the drift
+    baseline (a sample of each sensor's training readings)."""
     with deterministic():
         x, y = generate(samples or DEFAULT_SAMPLES)
         x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state=SEED)
@@ -131,7 +133,9 @@ def train(epochs: int = DEFAULT_EPOCHS, samples: int | None = None, verbose: int
         WarmupRequest(SIGNATURE, _as_inputs(examples)),
         WarmupRequest(SIGNATURE, _as_inputs(x_test[:1])),
     ]
-    return TrainedModel(NAME, module, metrics, warmup, _notes(module, examples, x_test, y_test))
+    notes = _notes(module, examples, x_test, y_test)
+    baseline = build_baseline(_as_inputs(x_train), SIGNATURE, seed=SEED)
+    return TrainedModel(NAME, module, metrics, warmup, notes, baseline)
 
 
 def _notes(module: MaintenanceServing, examples: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> list[str]:

@@ -16,8 +16,9 @@ import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from app.drift_baseline import build_baseline
 from app.warmup import WarmupRequest
-from model_export.common import SIGNATURE, TrainedModel, deterministic, save, version_dir
+from model_export.common import SEED, SIGNATURE, TrainedModel, deterministic, save, version_dir
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ class DigitServing(tf.Module):
 
 
 def train(epochs: int = DEFAULT_EPOCHS, samples: int | None = None, verbose: int = 0) -> TrainedModel:
-    """Train deterministically and return the model with held-out accuracy and warm-up requests."""
+    """Train deterministically; return the model with held-out accuracy, warm-up requests and the drift baseline
+    (``image:mean``, the mean pixel intensity of the training images)."""
     with deterministic():
         x_train, y_train, x_test, y_test = load_data(samples)
         model = build_model()
@@ -86,7 +88,8 @@ def train(epochs: int = DEFAULT_EPOCHS, samples: int | None = None, verbose: int
         _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     warmup = [WarmupRequest(SIGNATURE, {"image": x_test[i : i + 1]}) for i in range(min(WARMUP_IMAGES, len(x_test)))]
     logger.info("MNIST held-out accuracy %.4f on %d images", accuracy, len(x_test))
-    return TrainedModel(NAME, DigitServing(model), {"accuracy": float(accuracy)}, warmup)
+    baseline = build_baseline({"image": x_train}, SIGNATURE, seed=SEED)
+    return TrainedModel(NAME, DigitServing(model), {"accuracy": float(accuracy)}, warmup, baseline=baseline)
 
 
 def export(
