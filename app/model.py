@@ -65,7 +65,8 @@ class Model:
 
 def _describe(name: str, fn: Any) -> SignatureInfo:
     _, kwargs = fn.structured_input_signature
-    inputs = {key: _tensor_info(key, spec) for key, spec in kwargs.items()}
+    # Sorted by name, like the outputs: the keyword order TF reports is not stable between processes.
+    inputs = {key: _tensor_info(key, spec) for key, spec in sorted(kwargs.items())}
     # TensorFlow returns outputs sorted by name; describe them in the same order everywhere.
     outputs = {key: _tensor_info(key, spec) for key, spec in sorted(fn.structured_outputs.items())}
     for info in (*inputs.values(), *outputs.values()):
