@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_MODEL := models/mnist
 
-.PHONY: run test lint unit check-infra container-smoke demo-model venv clean
+.PHONY: run test lint unit check-infra container-smoke demo-model venv clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -40,6 +40,11 @@ test: lint unit check-infra
 
 container-smoke:
 	scripts/container-smoke
+
+# On demand, not in CI: this server vs the seeds' pattern and the careful-simple server; writes docs/benchmarks.*
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) -m benchmarks
 
 clean:
 	rm -rf $(VENV) .venv-infra $(DEMO_MODEL) .pytest_cache .ruff_cache
