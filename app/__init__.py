@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
 
     from app.settings import Settings
     from app.startup import load_predictor
-    from app.web import auth, drift, errors, health, metrics, middleware, openapi, tfserving, v2
+    from app.web import auth, body, drift, errors, health, metrics, middleware, openapi, tfserving, v2
 
     settings = settings or Settings.from_env()
     predictor = predictor or load_predictor(settings)
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes, PREDICT_ROUTE=settings.predict_route)
     app.extensions["predictor"] = predictor
     app.extensions["settings"] = settings
+    body.install_limits(app)  # MAX_INSTANCES, MAX_ELEMENTS, ... as one Limits object for the codecs
     errors.register_error_handlers(app)
     middleware.install(app)
     auth.install(app, settings)  # after the middleware, so 401/403 answers carry request ids and access lines

@@ -2,7 +2,7 @@
 
 Policy (as TF Serving's REST API): requests may carry the tokens ``NaN``, ``Infinity`` and ``-Infinity`` for float
 tensors, and responses carry them where the model outputs non-finite floats. orjson handles the common, finite case;
-the standard library handles the rest.
+the standard library handles the rest. Bodies are UTF-8 (RFC 8259); a leading UTF-8 byte order mark is ignored.
 """
 
 from __future__ import annotations
@@ -13,27 +13,38 @@ from typing import Any
 import numpy as np
 import orjson
 
+from app.codecs.limits import Limits
 from app.errors import InvalidInput
 
 _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+_BOM = b"\xef\xbb\xbf"
 
 
-def loads(body: bytes) -> Any:
+def loads(body: bytes, limits: Limits | None = None) -> Any:
     """Parse a request body. Raises InvalidInput with the parser's position, never echoing the payload."""
+    if body.startswith(_BOM):
+        body = body[len(_BOM) :]  # some Windows tools write one; it carries no meaning in UTF-8
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        pass  # NaN/Infinity tokens, integers over 64 bits, or truly invalid: let the standard library decide.
+        pass  # NaN/Infinity tokens, out-of-range numbers, lone surrogate escapes, too deep, or invalid.
     try:
-        return json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("request body is not valid UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
     except RecursionError:
-        raise InvalidInput("request body is nested too deeply") from None
+        depth = (limits or Limits()).max_nesting_depth
+        raise InvalidInput(
+            f"request body is nested too deeply to parse; the limit is {depth} levels (MAX_NESTING_DEPTH)"
+        ) from None
+    except ValueError:  # an integer literal longer than Python's int_max_str_digits (4300 digits)
+        raise InvalidInput("request body has a number with too many digits") from None
 
 
 def dumps(payload: Any, nonfinite: bool = False) -> bytes:

@@ -1,7 +1,9 @@
 """TF Serving's REST predict format: row ("instances") and columnar ("inputs") requests and responses.
 
 See tensorflow/serving ``g3doc/api_rest.md``. Vertex AI's custom-container contract uses the same row format
-(``{"instances": [...], "parameters": {...}}`` -> ``{"predictions": [...]}``).
+(``{"instances": [...], "parameters": {...}}`` -> ``{"predictions": [...]}``; ``parameters`` is accepted and ignored).
+Unknown top-level fields are a 400. A request must carry at least one example: ``"instances": []`` and columnar
+inputs whose first dimension is 0 are a 400. Nesting depth counts from the body object (level 1).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from app.codecs.jsonio import dumps, has_nonfinite
+from app.codecs.limits import Budget, Limits, check_free_form
 from app.codecs.values import output_to_json, to_array
 from app.errors import InvalidInput
-from app.tensors import SignatureInfo
+from app.tensors import SignatureInfo, TensorInfo
 
 _FIELDS = {"signature_name", "instances", "inputs", "parameters"}
 
@@ -29,8 +32,14 @@ class PredictRequest:
     row_format: bool
 
 
-def decode_predict(body: Any, signature_for: Callable[[str | None], SignatureInfo]) -> PredictRequest:
-    """Decode a parsed JSON body. ``signature_for`` maps a signature name (None: default) to its description."""
+def decode_predict(
+    body: Any, signature_for: Callable[[str | None], SignatureInfo], limits: Limits | None = None
+) -> PredictRequest:
+    """Decode a parsed JSON body. ``signature_for`` maps a signature name (None: default) to its description.
+
+    ``limits`` (default: the default ``Limits``) bounds the rows, values, nesting and string sizes.
+    """
+    budget = Budget(limits or Limits())
     if not isinstance(body, dict):
         raise InvalidInput("request body must be a JSON object with 'instances' or 'inputs'")
     unknown = sorted(set(body) - _FIELDS)
@@ -43,6 +52,7 @@ def decode_predict(body: Any, signature_for: Callable[[str | None], SignatureInf
         raise InvalidInput("'signature_name' must be a string")
     if "parameters" in body and not isinstance(body["parameters"], dict | None):
         raise InvalidInput("'parameters' must be an object")
+    check_free_form(body.get("parameters"), budget.limits, depth=1)
     has_rows, has_cols = "instances" in body, "inputs" in body
     if has_rows == has_cols:
         which = "both" if has_rows else "neither"
@@ -51,8 +61,8 @@ def decode_predict(body: Any, signature_for: Callable[[str | None], SignatureInf
         )
     sig = signature_for(name or None)
     if has_rows:
-        return PredictRequest(name or None, _rows(body["instances"], sig), row_format=True)
-    return PredictRequest(name or None, _columns(body["inputs"], sig), row_format=False)
+        return PredictRequest(name or None, _rows(body["instances"], sig, budget), row_format=True)
+    return PredictRequest(name or None, _columns(body["inputs"], sig, budget), row_format=False)
 
 
 def _is_b64(value: Any) -> bool:
@@ -64,19 +74,22 @@ def _named(value: Any, sig: SignatureInfo) -> bool:
     return isinstance(value, dict) and not (_is_b64(value) and "b64" not in sig.inputs)
 
 
-def _rows(instances: Any, sig: SignatureInfo) -> dict[str, np.ndarray]:
+def _rows(instances: Any, sig: SignatureInfo, budget: Budget) -> dict[str, np.ndarray]:
     if not isinstance(instances, list):
         raise InvalidInput("'instances' must be a list with one entry per example")
     if not instances:
         raise InvalidInput("'instances' is empty: send at least one example")
+    budget.limits.check_instances(len(instances))
     if _named(instances[0], sig):
         if not all(_named(item, sig) for item in instances):
             raise InvalidInput("'instances' mixes objects and plain values: use one form for every instance")
         keys = set(instances[0])
         if any(set(item) != keys for item in instances):
             raise InvalidInput("every instance must have the same named inputs")
+        # A value sits in body -> instances -> instance object; the list built here adds one level, so 2 remain.
         return {
-            key: to_array([item[key] for item in instances], _input(sig, key), f"input {key!r}") for key in instances[0]
+            key: to_array([item[key] for item in instances], _input(sig, key), f"input {key!r}", budget, depth=2)
+            for key in instances[0]
         }
     if len(sig.inputs) != 1:
         raise InvalidInput(
@@ -84,24 +97,33 @@ def _rows(instances: Any, sig: SignatureInfo) -> dict[str, np.ndarray]:
             "each instance must be an object keyed by input name"
         )
     (only,) = sig.inputs.values()
-    return {only.name: to_array(instances, only, f"input {only.name!r}")}
+    return {only.name: to_array(instances, only, f"input {only.name!r}", budget, depth=1)}
 
 
-def _columns(inputs: Any, sig: SignatureInfo) -> dict[str, np.ndarray]:
+def _columns(inputs: Any, sig: SignatureInfo, budget: Budget) -> dict[str, np.ndarray]:
     if _named(inputs, sig):
         if not inputs:
             raise InvalidInput("'inputs' is an empty object")
-        return {key: to_array(value, _input(sig, key), f"input {key!r}") for key, value in inputs.items()}
+        return {key: _column(value, _input(sig, key), f"input {key!r}", budget, 2) for key, value in inputs.items()}
     if len(sig.inputs) != 1:
         raise InvalidInput(
             f"signature {sig.name!r} has {len(sig.inputs)} inputs ({', '.join(sig.inputs)}): "
             "'inputs' must be an object keyed by input name"
         )
     (only,) = sig.inputs.values()
-    return {only.name: to_array(inputs, only, f"input {only.name!r}")}
+    return {only.name: _column(inputs, only, f"input {only.name!r}", budget, 1)}
 
 
-def _input(sig: SignatureInfo, key: str):
+def _column(value: Any, info: TensorInfo, label: str, budget: Budget, depth: int) -> np.ndarray:
+    """One columnar input: its first dimension is the batch (rows), checked before the array is built."""
+    if isinstance(value, list):
+        if not value:
+            raise InvalidInput(f"{label} has an empty batch (first dimension 0): send at least one example")
+        budget.limits.check_instances(len(value))
+    return to_array(value, info, label, budget, depth)
+
+
+def _input(sig: SignatureInfo, key: str) -> TensorInfo:
     try:
         return sig.inputs[key]
     except KeyError:

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Request
+from flask import Flask, Request, current_app
 
 from app.codecs.jsonio import loads
+from app.codecs.limits import Limits
 from app.errors import InvalidInput, UnsupportedMediaType
 
 # curl -d sends application/x-www-form-urlencoded, and TF Serving's documented examples rely on it: accept it.
 _JSON_TYPES = {"", "application/json", "application/x-www-form-urlencoded", "text/json"}
+_DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit and int() also take "²", "٣" and "1_0"
+
+
+def install_limits(app: Flask) -> Limits:
+    """Build the request limits from ``app.extensions["settings"]`` once, into ``app.extensions["limits"]``."""
+    if "limits" not in app.extensions:
+        settings = app.extensions["settings"]
+        app.extensions["limits"] = Limits(
+            max_instances=settings.max_instances,
+            max_elements=settings.max_elements,
+            max_nesting_depth=settings.max_nesting_depth,
+            max_string_bytes=settings.max_string_bytes,
+        )
+    return app.extensions["limits"]
+
+
+def request_limits() -> Limits:
+    """The limits of the current app (see ``install_limits``)."""
+    return current_app.extensions["limits"]
 
 
 def _media_type(request: Request) -> str:
@@ -28,15 +49,15 @@ def read_json(request: Request, binary_ok: bool = False, binary_header: str = ""
     if not allowed:
         raise UnsupportedMediaType(f"unsupported Content-Type {media!r}: send application/json")
     raw = request.get_data(cache=False)
+    limits = request_limits()
     header_length = request.headers.get(binary_header) if binary_ok and binary_header else None
     if header_length is None:
         if not raw:
             raise InvalidInput("request body is empty: send a JSON object")
-        return loads(raw), b""
-    try:
-        split = int(header_length)
-    except ValueError:
-        raise InvalidInput(f"{binary_header} must be an integer") from None
+        return loads(raw, limits), b""
+    if not _DIGITS.fullmatch(header_length.strip()):
+        raise InvalidInput(f"{binary_header} must be a non-negative integer")
+    split = int(header_length)
     if not 0 < split <= len(raw):
         raise InvalidInput(f"{binary_header}={split} does not fit a body of {len(raw)} bytes")
-    return loads(raw[:split]), raw[split:]
+    return loads(raw[:split], limits), raw[split:]

@@ -8,8 +8,10 @@ from flask import Blueprint, Response, current_app
 
 from app import __version__
 from app.codecs.jsonio import dumps
+from app.codecs.limits import MAX_DIMS, Limits
 from app.predictor import Predictor
 from app.tensors import V2_TO_DTYPE, SignatureInfo, TensorInfo
+from app.web.body import request_limits
 
 bp = Blueprint("openapi", __name__)
 
@@ -18,10 +20,8 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return Response(
-        dumps(build_openapi(current_app.extensions["predictor"], current_app.config["PREDICT_ROUTE"])),
-        mimetype="application/json",
-    )
+    document = build_openapi(current_app.extensions["predictor"], current_app.config["PREDICT_ROUTE"], request_limits())
+    return Response(dumps(document), mimetype="application/json")
 
 
 def leaf_schema(info: TensorInfo) -> dict[str, Any]:
@@ -34,6 +34,7 @@ def leaf_schema(info: TensorInfo) -> dict[str, Any]:
                 {
                     "type": "object",
                     "required": ["b64"],
+                    "additionalProperties": False,
                     "properties": {"b64": {"type": "string", "format": "byte"}},
                 },
             ]
@@ -75,32 +76,33 @@ def _row_item(sig: SignatureInfo) -> dict[str, Any]:
     return named
 
 
-def _columns(sig: SignatureInfo) -> dict[str, Any]:
+def _column(info: TensorInfo, limits: Limits) -> dict[str, Any]:
+    """A whole input in the columnar format: its first dimension is the batch (at least one example)."""
+    schema = tensor_schema(info, info.shape)
+    if schema.get("type") == "array" and info.shape and info.shape[0] is None:
+        schema.update(minItems=1, maxItems=limits.max_instances)
+    return schema
+
+
+def _columns(sig: SignatureInfo, limits: Limits) -> dict[str, Any]:
     named = {
         "type": "object",
         "required": list(sig.inputs),
         "additionalProperties": False,
-        "properties": {n: tensor_schema(i, i.shape) for n, i in sig.inputs.items()},
+        "properties": {n: _column(i, limits) for n, i in sig.inputs.items()},
     }
     if len(sig.inputs) == 1:
-        return {
-            "anyOf": [
-                tensor_schema(next(iter(sig.inputs.values())), next(iter(sig.inputs.values())).shape),
-                named,
-            ]
-        }
+        return {"anyOf": [_column(next(iter(sig.inputs.values())), limits), named]}
     return named
 
 
-def _predict_request(predictor: Predictor) -> dict[str, Any]:
+def _predict_request(predictor: Predictor, limits: Limits) -> dict[str, Any]:
     variants = []
     for name, sig in predictor.signatures.items():
         sig_name = {"type": "string", "enum": [name]}
         default = name == predictor.default_signature
-        for field, schema in (
-            ("instances", {"type": "array", "minItems": 1, "items": _row_item(sig)}),
-            ("inputs", _columns(sig)),
-        ):
+        rows = {"type": "array", "minItems": 1, "maxItems": limits.max_instances, "items": _row_item(sig)}
+        for field, schema in (("instances", rows), ("inputs", _columns(sig, limits))):
             variants.append(
                 {
                     "type": "object",
@@ -116,7 +118,25 @@ def _predict_request(predictor: Predictor) -> dict[str, Any]:
     return {"anyOf": variants}
 
 
-def _v2_request(sig: SignatureInfo) -> dict[str, Any]:
+def _v2_shape(info: TensorInfo, limits: Limits) -> dict[str, Any]:
+    """Declared shapes: the model's rank where known, a batch of 1 to MAX_INSTANCES, no dimension over MAX_ELEMENTS."""
+    dim = {"type": "integer", "minimum": 0, "maximum": limits.max_elements}
+    if info.shape is None:
+        return {"type": "array", "maxItems": MAX_DIMS, "items": dim}
+    items = []
+    for i, want in enumerate(info.shape):
+        if want is not None:
+            items.append({"type": "integer", "enum": [want]})
+        elif i == 0:
+            items.append({"type": "integer", "minimum": 1, "maximum": limits.max_instances})
+        else:
+            items.append(dim)
+    rank = len(info.shape)
+    # OpenAPI 3.0 has no tuple form (prefixItems): one schema that every dimension meets.
+    return {"type": "array", "minItems": rank, "maxItems": rank, "items": {"anyOf": items} if items else dim}
+
+
+def _v2_request(sig: SignatureInfo, limits: Limits) -> dict[str, Any]:
     tensors = []
     for name, info in sig.inputs.items():
         tensors.append(
@@ -125,7 +145,7 @@ def _v2_request(sig: SignatureInfo) -> dict[str, Any]:
                 "required": ["name", "shape", "datatype", "data"],
                 "properties": {
                     "name": {"type": "string", "enum": [name]},
-                    "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                    "shape": _v2_shape(info, limits),
                     "datatype": {"type": "string", "enum": [info.v2_datatype]},
                     "data": {"type": "array", "items": {}},
                     "parameters": {"type": "object"},
@@ -137,7 +157,13 @@ def _v2_request(sig: SignatureInfo) -> dict[str, Any]:
         "required": ["inputs"],
         "properties": {
             "id": {"type": "string"},
-            "parameters": {"type": "object"},
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "signature_name": {"type": "string"},
+                    "binary_data_output": {"type": "boolean"},
+                },
+            },
             "inputs": {"type": "array", "minItems": 1, "items": {"anyOf": tensors}},
             "outputs": {
                 "type": "array",
@@ -146,7 +172,7 @@ def _v2_request(sig: SignatureInfo) -> dict[str, Any]:
                     "required": ["name"],
                     "properties": {
                         "name": {"type": "string", "enum": list(sig.outputs)},
-                        "parameters": {"type": "object"},
+                        "parameters": {"type": "object", "properties": {"binary_data": {"type": "boolean"}}},
                     },
                 },
             },
@@ -182,8 +208,11 @@ def _op(
     return op
 
 
-def build_openapi(predictor: Predictor, predict_route: str = "/predict") -> dict[str, Any]:
+def build_openapi(
+    predictor: Predictor, predict_route: str = "/predict", limits: Limits | None = None
+) -> dict[str, Any]:
     """The document for the served model. Paths name the model and version concretely (one model per server)."""
+    limits = limits or Limits()
     name, version = predictor.name, str(predictor.version)
     sig = predictor.signature()
     predict_errors = (400, 404, 413, 415, 503)
@@ -199,6 +228,11 @@ def build_openapi(predictor: Predictor, predict_route: str = "/predict") -> dict
         {"$ref": "#/components/schemas/InferRequest"},
         predict_errors,
     )
+    # With the binary tensor extension (binary_data_output or an output's binary_data), the answer is a JSON header
+    # of Inference-Header-Content-Length bytes followed by the raw output tensors.
+    v2_infer["responses"]["200"]["content"]["application/octet-stream"] = {
+        "schema": {"type": "string", "format": "binary"}
+    }
     status = _op("TF Serving model status", {"type": "object", "required": ["model_version_status"]}, errors=(404,))
     metadata = _op(
         "TF Serving model metadata", {"type": "object", "required": ["model_spec", "metadata"]}, errors=(404,)
@@ -242,7 +276,12 @@ def build_openapi(predictor: Predictor, predict_route: str = "/predict") -> dict
             "title": f"{name} (version {version})",
             "version": __version__,
             "description": "TF Serving REST, V2 Open Inference Protocol and Vertex AI prediction APIs for "
-            f"the SavedModel at {predictor.source_uri or 'the configured MODEL_URI'}.",
+            f"the SavedModel at {predictor.source_uri or 'the configured MODEL_URI'}. "
+            "As in TF Serving, float values may be the tokens NaN, Infinity and -Infinity, in requests and in "
+            "responses (JSON Schema cannot express them). Limits per request: "
+            f"{limits.max_instances} instances (MAX_INSTANCES), {limits.max_elements} values (MAX_ELEMENTS), "
+            f"{limits.max_nesting_depth} levels of nesting (MAX_NESTING_DEPTH), {limits.max_string_bytes} bytes "
+            "per string (MAX_STRING_BYTES).",
         },
         "paths": paths,
         "components": {
@@ -252,7 +291,7 @@ def build_openapi(predictor: Predictor, predict_route: str = "/predict") -> dict
                     "required": ["error"],
                     "properties": {"error": {"type": "string"}},
                 },
-                "PredictRequest": _predict_request(predictor),
+                "PredictRequest": _predict_request(predictor, limits),
                 "PredictResponse": {
                     "type": "object",
                     "properties": {
@@ -263,7 +302,7 @@ def build_openapi(predictor: Predictor, predict_route: str = "/predict") -> dict
                         "outputs": {},
                     },
                 },
-                "InferRequest": _v2_request(sig),
+                "InferRequest": _v2_request(sig, limits),
                 "InferResponse": {
                     "type": "object",
                     "required": ["model_name", "outputs"],

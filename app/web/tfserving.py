@@ -10,7 +10,7 @@ from app.codecs.jsonio import dumps
 from app.codecs.tfserving import decode_predict, encode_predict
 from app.errors import MethodNotAllowed, ModelNotReady, NotFound
 from app.predictor import Predictor
-from app.web.body import read_json
+from app.web.body import read_json, request_limits
 
 bp = Blueprint("tfserving", __name__)
 
@@ -30,7 +30,7 @@ def predict() -> Response:
     if not predictor.ready:
         raise ModelNotReady(f"model {predictor.name!r} is not ready")
     body, _ = read_json(request)
-    decoded = decode_predict(body, predictor.signature)
+    decoded = decode_predict(body, predictor.signature, request_limits())
     outputs = predictor.predict(decoded.inputs, decoded.signature_name)
     return Response(encode_predict(outputs, decoded.row_format), mimetype="application/json")
 
