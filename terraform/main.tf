@@ -179,3 +179,149 @@ resource "google_cloud_run_v2_service_iam_member" "invokers" {
   role     = "roles/run.invoker"
   member   = each.value
 }
+
+# ---- Batch predictions: a Cloud Run job running `python -m app.batch` (off unless batch_job_enabled) ----------
+
+locals {
+  # Inputs and outputs live in a bucket of their own unless batch_bucket_name names another one (possibly the
+  # model bucket). Either way the runtime identity may write only under batch_output_prefix.
+  batch_bucket              = coalesce(var.batch_bucket_name, format("%s-batch", var.model_bucket_name))
+  batch_bucket_created      = var.batch_job_enabled && var.batch_bucket_name == null
+  batch_shares_model_bucket = local.batch_bucket == var.model_bucket_name
+  batch_input_uri           = "gs://${local.batch_bucket}/${var.batch_input_pattern}"
+  batch_output_uri          = "gs://${local.batch_bucket}/${var.batch_output_prefix}"
+
+  # Default arguments of every execution; `gcloud run jobs execute --args=...` replaces them for one run.
+  batch_args = [
+    "--input", local.batch_input_uri,
+    "--output", local.batch_output_uri,
+    "--batch-size", tostring(var.batch_size),
+  ]
+}
+
+resource "google_storage_bucket" "batch" {
+  # checkov:skip=CKV_GCP_62: Reads and writes are covered by Cloud Audit Logs (Data Access); a usage-log bucket adds cost without value here.
+  count = local.batch_bucket_created ? 1 : 0
+
+  project                     = var.project_id
+  name                        = local.batch_bucket
+  location                    = upper(var.region)
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true # required for the IAM condition on the write grant
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  labels                      = local.labels
+
+  versioning {
+    enabled = true
+  }
+
+  # Re-runs overwrite part files with the same lines; drop the non-current copies after 30 days.
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 30
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  dynamic "encryption" {
+    for_each = var.kms_key_name == null ? [] : [var.kms_key_name]
+    content {
+      default_kms_key_name = encryption.value
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.batch_bucket) <= 63
+      error_message = "The default batch bucket name (model_bucket_name + \"-batch\") is over 63 characters: set batch_bucket_name."
+    }
+  }
+}
+
+# Reading inputs (get and list). Not needed on the model bucket: runtime_model_reader already grants it.
+resource "google_storage_bucket_iam_member" "runtime_batch_reader" {
+  count = var.batch_job_enabled && !local.batch_shares_model_bucket ? 1 : 0
+
+  bucket = local.batch_bucket_created ? google_storage_bucket.batch[0].name : local.batch_bucket
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.runtime.member
+}
+
+# Writing outputs. objectCreator is not enough: a retried task reads its .done marker (get) and replaces part
+# files an interrupted attempt already published (delete). objectUser has both; the condition limits it to
+# objects under the output prefix, so even on the model bucket the identity can never replace a model.
+resource "google_storage_bucket_iam_member" "runtime_batch_writer" {
+  count = var.batch_job_enabled ? 1 : 0
+
+  bucket = local.batch_bucket_created ? google_storage_bucket.batch[0].name : local.batch_bucket
+  role   = "roles/storage.objectUser"
+  member = google_service_account.runtime.member
+
+  condition {
+    title       = "batch-output-prefix-only"
+    description = "Objects under gs://${local.batch_bucket}/${var.batch_output_prefix}/ only"
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${local.batch_bucket}/objects/${var.batch_output_prefix}/\")"
+  }
+}
+
+resource "google_cloud_run_v2_job" "batch" {
+  count = var.batch_job_enabled ? 1 : 0
+
+  project             = var.project_id
+  name                = var.batch_job_name
+  location            = var.region
+  deletion_protection = var.deletion_protection
+  labels              = local.labels
+
+  template {
+    # Each task takes 1/task_count of the input bytes (see docs/batch.md); parallelism caps how many run at once.
+    task_count  = var.batch_task_count
+    parallelism = var.batch_parallelism
+    labels      = local.labels
+
+    template {
+      service_account = google_service_account.runtime.email
+      max_retries     = var.batch_max_retries
+      timeout         = "${var.batch_task_timeout_seconds}s"
+
+      containers {
+        name    = "batch"
+        image   = var.image
+        command = ["python", "-m", "app.batch"]
+        args    = local.batch_args
+
+        env {
+          name  = "MODEL_URI"
+          value = local.model_uri
+        }
+        env {
+          name  = "MODEL_NAME"
+          value = var.model_name
+        }
+        env {
+          name  = "LOG_FORMAT"
+          value = var.log_format
+        }
+        env {
+          name  = "GOOGLE_CLOUD_PROJECT"
+          value = var.project_id
+        }
+
+        resources {
+          limits = { cpu = var.batch_cpu, memory = var.batch_memory }
+        }
+      }
+    }
+  }
+
+  # Tasks read the model and the inputs and write outputs from their first second: grant access first.
+  depends_on = [
+    google_storage_bucket_iam_member.runtime_model_reader,
+    google_storage_bucket_iam_member.runtime_batch_reader,
+    google_storage_bucket_iam_member.runtime_batch_writer,
+  ]
+}

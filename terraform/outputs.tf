@@ -9,7 +9,7 @@ output "service_url" {
 }
 
 output "runtime_service_account" {
-  description = "Email of the runtime service account (read access to the model bucket only)."
+  description = "Email of the runtime service account: reads the model bucket; with batch_job_enabled also reads the batch bucket and writes under batch_output_prefix."
   value       = google_service_account.runtime.email
 }
 
@@ -26,4 +26,19 @@ output "model_uri" {
 output "image_repository" {
   description = "Docker repository path to push images to."
   value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
+}
+
+output "batch_job_name" {
+  description = "Name of the batch prediction Cloud Run job (null unless batch_job_enabled)."
+  value       = var.batch_job_enabled ? google_cloud_run_v2_job.batch[0].name : null
+}
+
+output "batch_input_uri" {
+  description = "Default --input of the batch job: upload JSON Lines files here (null unless batch_job_enabled)."
+  value       = var.batch_job_enabled ? local.batch_input_uri : null
+}
+
+output "batch_output_uri" {
+  description = "Default --output of the batch job; give each execution its own prefix below it (null unless batch_job_enabled)."
+  value       = var.batch_job_enabled ? local.batch_output_uri : null
 }

@@ -253,3 +253,136 @@ variable "labels" {
   description = "Labels added to every resource that supports them."
   default     = {}
 }
+
+# ---- Batch predictions (Cloud Run job) --------------------------------------------------------------------
+
+variable "batch_job_enabled" {
+  type        = bool
+  description = "Create the Cloud Run job that runs batch predictions (python -m app.batch, same image and runtime service account), its bucket and its grants."
+  default     = false
+}
+
+variable "batch_job_name" {
+  type        = string
+  description = "Name of the batch prediction Cloud Run job."
+  default     = "tf-model-batch"
+
+  validation {
+    condition     = can(regex("^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", var.batch_job_name))
+    error_message = "batch_job_name must be 1-63 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen."
+  }
+}
+
+variable "batch_bucket_name" {
+  type        = string
+  description = "Bucket holding batch inputs and outputs. null creates a dedicated one named MODEL_BUCKET-batch; set it to an existing bucket (the model bucket included) to use that instead. Writes are limited to batch_output_prefix either way."
+  default     = null
+
+  validation {
+    condition     = var.batch_bucket_name == null || (can(regex("^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$", var.batch_bucket_name)) && !startswith(coalesce(var.batch_bucket_name, "x"), "goog"))
+    error_message = "batch_bucket_name must be null or a valid Cloud Storage bucket name (3-63 chars, lowercase, no 'goog' prefix)."
+  }
+}
+
+variable "batch_input_pattern" {
+  type        = string
+  description = "Default --input of the job, inside the batch bucket: a JSON Lines object or a pattern (* within one level, ** across levels)."
+  default     = "batch/input/*.jsonl"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._*?-]+(/[A-Za-z0-9._*?-]+)*$", var.batch_input_pattern))
+    error_message = "batch_input_pattern must be a relative object name or pattern without leading or trailing slashes, e.g. batch/input/*.jsonl."
+  }
+}
+
+variable "batch_output_prefix" {
+  type        = string
+  description = "Object prefix in the batch bucket under which the job may write (part files, errors/, .done markers); also its default --output."
+  default     = "batch/output"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", var.batch_output_prefix))
+    error_message = "batch_output_prefix must be a relative object prefix without leading or trailing slashes, e.g. batch/output."
+  }
+}
+
+variable "batch_task_count" {
+  type        = number
+  description = "Tasks per execution (CLOUD_RUN_TASK_COUNT): each predicts an equal share of the input bytes."
+  default     = 4
+
+  validation {
+    condition     = var.batch_task_count >= 1 && var.batch_task_count <= 10000 && floor(var.batch_task_count) == var.batch_task_count
+    error_message = "batch_task_count must be a whole number between 1 and 10000."
+  }
+}
+
+variable "batch_parallelism" {
+  type        = number
+  description = "Most tasks running at once (each loads its own copy of the model)."
+  default     = 4
+
+  validation {
+    condition     = var.batch_parallelism >= 1 && var.batch_parallelism <= var.batch_task_count && floor(var.batch_parallelism) == var.batch_parallelism
+    error_message = "batch_parallelism must be a whole number between 1 and batch_task_count."
+  }
+}
+
+variable "batch_max_retries" {
+  type        = number
+  description = "Retries of a failed task; safe because a task redoes its whole shard and replaces its files."
+  default     = 3
+
+  validation {
+    condition     = var.batch_max_retries >= 0 && var.batch_max_retries <= 10 && floor(var.batch_max_retries) == var.batch_max_retries
+    error_message = "batch_max_retries must be a whole number between 0 and 10."
+  }
+}
+
+variable "batch_task_timeout_seconds" {
+  type        = number
+  description = "Time limit of one task attempt, model load included (Cloud Run allows up to 168 hours)."
+  default     = 3600
+
+  validation {
+    condition     = var.batch_task_timeout_seconds >= 60 && var.batch_task_timeout_seconds <= 604800 && floor(var.batch_task_timeout_seconds) == var.batch_task_timeout_seconds
+    error_message = "batch_task_timeout_seconds must be a whole number between 60 and 604800."
+  }
+}
+
+variable "batch_size" {
+  type        = number
+  description = "Lines per model call (--batch-size)."
+  default     = 256
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 65536 && floor(var.batch_size) == var.batch_size
+    error_message = "batch_size must be a whole number between 1 and 65536."
+  }
+}
+
+variable "batch_cpu" {
+  type        = string
+  description = "vCPU limit per batch task (1, 2, 4, 6 or 8)."
+  default     = "2"
+
+  validation {
+    condition     = contains(["1", "2", "4", "6", "8"], var.batch_cpu)
+    error_message = "batch_cpu must be one of \"1\", \"2\", \"4\", \"6\", \"8\"."
+  }
+}
+
+variable "batch_memory" {
+  type        = string
+  description = "Memory limit per batch task, e.g. 4Gi: the model, plus the task's output spooled in /tmp until it is uploaded."
+  default     = "4Gi"
+
+  validation {
+    condition = can(regex("^[0-9]+(Mi|Gi)$", var.batch_memory)) && (
+      endswith(var.batch_memory, "Gi")
+      ? tonumber(trimsuffix(var.batch_memory, "Gi")) >= 1 && tonumber(trimsuffix(var.batch_memory, "Gi")) <= 32
+      : tonumber(trimsuffix(var.batch_memory, "Mi")) >= 512 && tonumber(trimsuffix(var.batch_memory, "Mi")) <= 32768
+    )
+    error_message = "batch_memory must be a Kubernetes quantity in Mi or Gi between 512Mi and 32Gi, e.g. 4Gi."
+  }
+}

@@ -21,6 +21,13 @@ invoker_members = [
 ]
 allow_public_access = false
 
+# Batch predictions (python -m app.batch): a dedicated bucket example-ml-dev-models-batch, 2 tasks at once.
+batch_job_enabled          = true
+batch_task_count           = 2
+batch_parallelism          = 2
+batch_max_retries          = 1
+batch_task_timeout_seconds = 1800
+
 labels = {
   env = "dev"
 }

@@ -27,6 +27,14 @@ invoker_members = [
 ]
 allow_public_access = false
 
+# Batch predictions (python -m app.batch), off here. To turn on: a dedicated bucket, 20 tasks, 10 at a time.
+batch_job_enabled = false
+# batch_task_count           = 20
+# batch_parallelism          = 10
+# batch_cpu                  = "4"
+# batch_memory               = "8Gi"
+# batch_task_timeout_seconds = 7200
+
 labels = {
   env = "prod"
 }

@@ -69,16 +69,21 @@ def _members_expression(body: dict) -> str:
     return members
 
 
-@pytest.fixture(scope="module")
-def iam_sandbox(tf_main: dict, tf_resources: dict[str, dict]) -> Iterator[Path]:
-    """A sandbox module whose outputs are the role and principals of every IAM resource of main.tf."""
+def _var_only_locals(tf_main: dict) -> list[str]:
+    """HCL lines of a ``locals`` block with every local of main.tf that refers to no resource."""
     var_only_locals = {
         name: _expression(value)
         for block in tf_main.get("locals", [])
         for name, value in block.items()
         if not _RESOURCE_REF.search(str(value))
     }
-    lines = ["locals {", *(f"  {name} = {expr}" for name, expr in var_only_locals.items()), "}"]
+    return ["locals {", *(f"  {name} = {expr}" for name, expr in var_only_locals.items()), "}"]
+
+
+@pytest.fixture(scope="module")
+def iam_sandbox(tf_main: dict, tf_resources: dict[str, dict]) -> Iterator[Path]:
+    """A sandbox module whose outputs are the role and principals of every IAM resource of main.tf."""
+    lines = _var_only_locals(tf_main)
     for index, (address, body) in enumerate(_iam_resources(tf_resources).items()):
         lines += [
             f'output "iam_{index}" {{',
@@ -223,7 +228,11 @@ def test_gpu_is_optional(service: dict) -> None:
 def test_runtime_account_only_reads_the_model_bucket(tf_resources: dict[str, dict]) -> None:
     iam = _iam_resources(tf_resources)
     runtime_grants = {a: b for a, b in iam.items() if "google_service_account.runtime" in str(b.get("member"))}
-    assert list(runtime_grants) == ["google_storage_bucket_iam_member.runtime_model_reader"]
+    always = [a for a, b in runtime_grants.items() if "count" not in b and "for_each" not in b]
+    assert always == ["google_storage_bucket_iam_member.runtime_model_reader"]
+    # The others serve the batch job and exist only when it is enabled (see the batch tests below).
+    for address in set(runtime_grants) - set(always):
+        assert "var.batch_job_enabled" in runtime_grants[address]["count"], address
     grant = runtime_grants["google_storage_bucket_iam_member.runtime_model_reader"]
     assert grant["role"] == "roles/storage.objectViewer"
     assert grant["bucket"] == "${google_storage_bucket.models.name}"
@@ -263,3 +272,126 @@ def test_versions_are_pinned(tf_versions: dict) -> None:
     assert google["source"] == "hashicorp/google"
     # A bounded range: a new major version of the provider is an explicit upgrade.
     assert re.fullmatch(r">= ?6\.\d+(\.\d+)?, ?< ?7(\.0)*|~> ?6\.\d+", google["version"]), google["version"]
+
+
+# ---- batch predictions: the Cloud Run job ------------------------------------------------------------------
+
+BATCH_GRANTS = ("runtime_batch_reader", "runtime_batch_writer")
+RUNTIME_MEMBER = "google_service_account.runtime.member"  # how the sandbox renders the runtime identity
+
+
+@pytest.fixture(scope="module")
+def batch_job(tf_resources: dict[str, dict]) -> dict:
+    return tf_resources["google_cloud_run_v2_job.batch"]
+
+
+@pytest.fixture(scope="module")
+def batch_sandbox(tf_main: dict, tf_resources: dict[str, dict]) -> Iterator[Path]:
+    """A sandbox whose outputs are the job's default arguments and the write grant's IAM condition."""
+    (condition,) = tf_resources["google_storage_bucket_iam_member.runtime_batch_writer"]["condition"]
+    lines = _var_only_locals(tf_main)
+    lines += [
+        'output "batch_args" {',
+        "  value = local.batch_args",
+        "}",
+        'output "batch_bucket_created" {',
+        "  value = local.batch_bucket_created",
+        "}",
+        'output "write_condition" {',
+        f"  value = {_expression(condition['expression'])}",
+        "}",
+    ]
+    with variables_sandbox(TERRAFORM_DIR, "\n".join(lines) + "\n") as sandbox:
+        yield sandbox
+
+
+def _batch_outputs(sandbox: Path, *var_args: str) -> dict:
+    terraform(sandbox, "apply", "-auto-approve", "-input=false", *_required_var_args(), *var_args)
+    return {name: o["value"] for name, o in json.loads(terraform(sandbox, "output", "-json")).items()}
+
+
+def test_batch_job_is_off_by_default(tf_variables: dict[str, dict], iam_sandbox: Path, batch_job: dict) -> None:
+    assert tf_variables["batch_job_enabled"]["default"] is False
+    assert batch_job["count"] == "${var.batch_job_enabled ? 1 : 0}"
+    grants = _grants(iam_sandbox, *_required_var_args())
+    for name in BATCH_GRANTS:
+        assert grants[f"google_storage_bucket_iam_member.{name}"]["members"] == [], name
+
+
+def test_enabled_batch_job_reads_its_bucket_and_writes_only_under_the_prefix(iam_sandbox: Path) -> None:
+    grants = _grants(iam_sandbox, *_required_var_args(), "-var=batch_job_enabled=true")
+    reader = grants["google_storage_bucket_iam_member.runtime_batch_reader"]
+    writer = grants["google_storage_bucket_iam_member.runtime_batch_writer"]
+    assert (reader["role"], reader["members"]) == ("roles/storage.objectViewer", [RUNTIME_MEMBER])
+    assert (writer["role"], writer["members"]) == ("roles/storage.objectUser", [RUNTIME_MEMBER])
+
+
+def test_batch_on_the_model_bucket_adds_only_the_prefix_limited_write(iam_sandbox: Path, batch_sandbox: Path) -> None:
+    shared = ["-var=batch_job_enabled=true", f"-var=batch_bucket_name={REQUIRED_VARS['model_bucket_name']}"]
+    grants = _grants(iam_sandbox, *_required_var_args(), *shared)
+    assert grants["google_storage_bucket_iam_member.runtime_batch_reader"]["members"] == []  # model reader covers it
+    assert grants["google_storage_bucket_iam_member.runtime_batch_writer"]["members"] == [RUNTIME_MEMBER]
+    outputs = _batch_outputs(batch_sandbox, *shared, "-var=batch_output_prefix=predictions/out")
+    assert outputs["batch_bucket_created"] is False
+    assert outputs["write_condition"] == (
+        'resource.name.startsWith("projects/_/buckets/example-project-models/objects/predictions/out/")'
+    )
+
+
+def test_batch_defaults_give_the_cli_valid_arguments(batch_sandbox: Path) -> None:
+    from app.batch.settings import BatchSettings
+
+    outputs = _batch_outputs(batch_sandbox, "-var=batch_job_enabled=true")
+    assert outputs["batch_bucket_created"] is True
+    assert outputs["batch_args"] == [
+        "--input",
+        "gs://example-project-models-batch/batch/input/*.jsonl",
+        "--output",
+        "gs://example-project-models-batch/batch/output",
+        "--batch-size",
+        "256",
+    ]
+    # The write grant covers every object the job writes with these arguments: part files, errors/, markers.
+    assert outputs["write_condition"].endswith('/buckets/example-project-models-batch/objects/batch/output/")')
+    settings = BatchSettings.from_args(
+        outputs["batch_args"], {"CLOUD_RUN_TASK_INDEX": "3", "CLOUD_RUN_TASK_COUNT": "4"}
+    )
+    assert (settings.output, settings.errors, settings.batch_size) == (
+        "gs://example-project-models-batch/batch/output",
+        "gs://example-project-models-batch/batch/output/errors",
+        256,
+    )
+
+
+def test_batch_job_runs_the_batch_command_as_the_runtime_account(batch_job: dict) -> None:
+    outer = _block(batch_job, "template")
+    assert (outer["task_count"], outer["parallelism"]) == ("${var.batch_task_count}", "${var.batch_parallelism}")
+    task = _block(outer, "template")
+    assert task["service_account"] == "${google_service_account.runtime.email}"
+    assert task["max_retries"] == "${var.batch_max_retries}"
+    assert task["timeout"] == "${var.batch_task_timeout_seconds}s"
+    container = _block(task, "containers")
+    assert container["image"] == "${var.image}"  # the same image as the service
+    assert container["command"] == ["python", "-m", "app.batch"]
+    assert container["args"] == "${local.batch_args}"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MODEL_URI"] == "${local.model_uri}"
+    assert batch_job["deletion_protection"] == "${var.deletion_protection}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        (["-var=batch_task_count=2", "-var=batch_parallelism=3"], "batch_parallelism must be"),
+        (["-var=batch_task_count=0"], "batch_task_count must be"),
+        (["-var=batch_max_retries=11"], "batch_max_retries must be"),
+        (["-var=batch_output_prefix=/out/"], "batch_output_prefix must be"),
+        (["-var=batch_input_pattern=gs://b/in/*.jsonl"], "batch_input_pattern must be"),
+        (["-var=batch_job_name=Batch_Job"], "batch_job_name must be"),
+        (["-var=batch_bucket_name=Bad Bucket"], "batch_bucket_name must be"),
+        (["-var=batch_task_timeout_seconds=10"], "batch_task_timeout_seconds must be"),
+    ],
+)
+def test_batch_variable_validations_reject(iam_sandbox: Path, overrides: list[str], error: str) -> None:
+    with pytest.raises(TerraformError, match=error):
+        _grants(iam_sandbox, *_required_var_args(), *overrides)

@@ -1,0 +1,1 @@
+"""Tests of the batch prediction job (``python -m app.batch``)."""
