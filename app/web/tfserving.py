@@ -11,6 +11,7 @@ from app.codecs.tfserving import decode_predict, encode_predict
 from app.errors import MethodNotAllowed, ModelNotReady, NotFound
 from app.predictor import Predictor
 from app.web.body import read_json, request_limits
+from app.web.disconnect import client_gone
 
 bp = Blueprint("tfserving", __name__)
 
@@ -31,7 +32,7 @@ def predict() -> Response:
         raise ModelNotReady(f"model {predictor.name!r} is not ready")
     body, _ = read_json(request)
     decoded = decode_predict(body, predictor.signature, request_limits())
-    outputs = predictor.predict(decoded.inputs, decoded.signature_name)
+    outputs = predictor.predict(decoded.inputs, decoded.signature_name, cancelled=client_gone(request.environ))
     return Response(encode_predict(outputs, decoded.row_format), mimetype="application/json")
 
 

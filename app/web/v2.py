@@ -10,6 +10,7 @@ from app.codecs.v2 import BINARY_HEADER, decode_infer, encode_infer
 from app.errors import ModelNotReady, NotFound
 from app.predictor import Predictor
 from app.web.body import read_json, request_limits
+from app.web.disconnect import client_gone
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 
@@ -77,7 +78,9 @@ def infer(name: str, version: str | None = None) -> Response:
         raise ModelNotReady(f"model {predictor.name!r} is not ready")
     body, binary = read_json(request, binary_ok=True, binary_header=BINARY_HEADER)
     decoded = decode_infer(body, binary, predictor.signature, request_limits())
-    outputs = predictor.predict(decoded.inputs, decoded.signature_name, decoded.output_names)
+    outputs = predictor.predict(
+        decoded.inputs, decoded.signature_name, decoded.output_names, cancelled=client_gone(request.environ)
+    )
     payload, headers = encode_infer(
         predictor.name, predictor.version, decoded, outputs, predictor.signature(decoded.signature_name)
     )
