@@ -33,6 +33,21 @@ class BootFailureEcho(logging.Filter):
         return True
 
 
+def gunicorn_logger_class() -> type:
+    """gunicorn's Logger without its access log: the app writes one structured access line per request.
+
+    gunicorn turns its access log on whenever a logging config is given and then formats every request's
+    atoms, only for our config to drop the line; that costs several percent of a worker's CPU.
+    """
+    from gunicorn.glogging import Logger
+
+    class AppLogger(Logger):
+        def _compute_access_log_enabled(self) -> bool:
+            return False
+
+    return AppLogger
+
+
 def structured_handler(project_id: str = "") -> logging.Handler:
     """google-cloud-logging's StructuredLogHandler writing to stdout."""
     import google.cloud.logging_v2 as logging_v2

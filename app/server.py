@@ -21,7 +21,7 @@ WORKER_BOOT_ERROR = 3
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     """Every gunicorn knob we set, in one place."""
-    from app.logs import log_config
+    from app.logs import gunicorn_logger_class, log_config
 
     return {
         "bind": f"{settings.host}:{settings.port}",
@@ -36,6 +36,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "preload_app": False,  # load the model in each worker, after fork: TF state does not survive fork.
         "logconfig_dict": log_config(settings),
         "accesslog": None,  # the app writes one structured access line per request
+        "logger_class": gunicorn_logger_class(),
         # Behind Cloud Run's front end, X-Forwarded-* come from Google's proxy.
         "forwarded_allow_ips": "*",
         # gunicorn's control socket lives under $HOME, which is read-only in our containers.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
-import uuid
 
 from flask import Flask, Response, current_app, g, request
 
@@ -14,6 +14,11 @@ from app import metrics
 log = logging.getLogger("app.access")
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def new_request_id() -> str:
+    """128 random bits as 32 hex digits. Ids need to be unique, not secret: no system call per request."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def install(app: Flask) -> None:
@@ -25,12 +30,12 @@ def install(app: Flask) -> None:
 def _start() -> None:
     g.started = time.perf_counter()
     incoming = request.headers.get("X-Request-Id", "")
-    g.request_id = incoming if _CLIENT_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    g.request_id = incoming if _CLIENT_REQUEST_ID.fullmatch(incoming) else new_request_id()
 
 
 def _finish(response: Response) -> Response:
     predictor = current_app.extensions["predictor"]
-    request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
+    request_id = getattr(g, "request_id", None) or new_request_id()
     response.headers["X-Request-Id"] = request_id
     response.headers["X-Model-Name"] = predictor.name
     response.headers["X-Model-Version"] = str(predictor.version)
