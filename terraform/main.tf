@@ -11,6 +11,28 @@ locals {
   invoker_members = toset(concat(var.invoker_members, var.allow_public_access ? ["allUsers"] : []))
 
   labels = merge(var.labels, { app = var.service_name })
+
+  # SERVICE-SUFFIX, as gcloud's --revision-suffix names it, so a later canary can refer to it as stable_revision.
+  # null lets Cloud Run generate the name (SERVICE-00042-xyz).
+  revision_name = var.revision_suffix == "" ? null : format("%s-%s", var.service_name, var.revision_suffix)
+
+  # Without stable_revision the latest ready revision serves everything. With it, the latest revision is the canary
+  # (canary_percent, tagged canary_tag) and stable_revision serves the rest (tagged "stable"): 0 = dark launch or
+  # rollback, 100 = promoted. A target at 0 % keeps its tag, so its URL still reaches it for tests.
+  traffic_targets = concat(
+    [{
+      type     = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+      percent  = var.stable_revision == "" ? 100 : var.canary_percent
+      revision = null
+      tag      = var.stable_revision == "" ? null : var.canary_tag
+    }],
+    var.stable_revision == "" ? [] : [{
+      type     = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
+      percent  = 100 - var.canary_percent
+      revision = var.stable_revision
+      tag      = "stable"
+    }],
+  )
 }
 
 # Identity of the serving container: it may read the model bucket and nothing else.
@@ -86,6 +108,7 @@ resource "google_cloud_run_v2_service" "server" {
   labels              = local.labels
 
   template {
+    revision                         = local.revision_name
     service_account                  = google_service_account.runtime.email
     max_instance_request_concurrency = var.concurrency
     timeout                          = "300s"
@@ -163,6 +186,17 @@ resource "google_cloud_run_v2_service" "server" {
           port = 8080
         }
       }
+    }
+  }
+
+  # Terraform owns the split from here on: an apply undoes `gcloud run services update-traffic` (README.md, Deploy).
+  dynamic "traffic" {
+    for_each = local.traffic_targets
+    content {
+      type     = traffic.value.type
+      percent  = traffic.value.percent
+      revision = traffic.value.revision
+      tag      = traffic.value.tag
     }
   }
 

@@ -8,6 +8,24 @@ output "service_url" {
   value       = google_cloud_run_v2_service.server.uri
 }
 
+output "latest_revision" {
+  description = "Name of the latest ready revision: the canary while stable_revision is set, and the stable_revision of the next rollout."
+  value       = google_cloud_run_v2_service.server.latest_ready_revision
+}
+
+output "traffic" {
+  description = "Traffic targets as Cloud Run reports them: type, revision, percent, tag and, for a tagged target, the URL that reaches only that revision."
+  value = [
+    for t in google_cloud_run_v2_service.server.traffic_statuses :
+    { type = t.type, revision = t.revision, percent = t.percent, tag = t.tag, uri = t.uri }
+  ]
+}
+
+output "canary_url" {
+  description = "URL that reaches only the canary (the latest revision) while stable_revision is set, whatever its share; null otherwise."
+  value       = var.stable_revision == "" ? null : one([for t in google_cloud_run_v2_service.server.traffic_statuses : t.uri if t.tag == var.canary_tag])
+}
+
 output "runtime_service_account" {
   description = "Email of the runtime service account: reads the model bucket; with batch_job_enabled also reads the batch bucket and writes under batch_output_prefix."
   value       = google_service_account.runtime.email

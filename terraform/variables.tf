@@ -254,6 +254,72 @@ variable "labels" {
   default     = {}
 }
 
+# ---- Versioned rollouts: canary, promotion, rollback ------------------------------------------------------
+
+variable "revision_suffix" {
+  type        = string
+  description = "Names the revision this configuration creates SERVICE-SUFFIX (like gcloud run deploy --revision-suffix), e.g. the short commit SHA of the image; a new image or setting needs a new suffix. Empty: Cloud Run generates the name."
+  default     = ""
+
+  validation {
+    condition = var.revision_suffix == "" || (
+      can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.revision_suffix)) &&
+      length(var.service_name) + 1 + length(var.revision_suffix) <= 63
+    )
+    error_message = "revision_suffix must be empty or lowercase letters, digits and inner hyphens, with service_name-revision_suffix at most 63 characters."
+  }
+}
+
+variable "stable_revision" {
+  type        = string
+  description = "Full name of the revision that keeps 100 - canary_percent % of the requests (tag \"stable\"), e.g. tf-model-server-abc1234 or one from `gcloud run revisions list`; the latest revision becomes the canary. Empty: no split, the latest revision serves everything."
+  default     = ""
+
+  validation {
+    condition = var.stable_revision == "" || (
+      startswith(var.stable_revision, "${var.service_name}-") &&
+      can(regex("^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", var.stable_revision))
+    )
+    error_message = "stable_revision must be empty or a revision of this service: service_name, a hyphen and a suffix, at most 63 lowercase letters, digits or hyphens."
+  }
+
+  validation {
+    condition     = var.stable_revision == "" || var.revision_suffix == "" || var.stable_revision != format("%s-%s", var.service_name, var.revision_suffix)
+    error_message = "stable_revision must not be the revision this configuration creates (service_name-revision_suffix): the canary needs a new revision_suffix."
+  }
+}
+
+variable "canary_percent" {
+  type        = number
+  description = "With stable_revision: the share of requests (0-100) for the latest revision, the canary; 0 = dark launch or rollback, 100 = promoted. Without stable_revision only 0 (default) or 100: the latest revision serves everything."
+  default     = 0
+
+  validation {
+    condition     = var.canary_percent >= 0 && var.canary_percent <= 100 && floor(var.canary_percent) == var.canary_percent
+    error_message = "canary_percent must be a whole number between 0 and 100."
+  }
+
+  validation {
+    condition     = var.stable_revision != "" || contains([0, 100], var.canary_percent)
+    error_message = "canary_percent between 1 and 99 needs stable_revision: the revision that serves the other 100 - canary_percent %."
+  }
+}
+
+variable "canary_tag" {
+  type        = string
+  description = "Traffic tag of the latest revision while stable_revision is set: https://TAG---SERVICE-... reaches it alone, even at 0 % (output canary_url)."
+  default     = "canary"
+
+  validation {
+    # Cloud Run puts TAG---SERVICE into one DNS label: tag and service name together are limited to 46 characters.
+    condition = (
+      can(regex("^[a-z]([a-z0-9-]*[a-z0-9])?$", var.canary_tag)) &&
+      length(var.canary_tag) + length(var.service_name) <= 46 && var.canary_tag != "stable"
+    )
+    error_message = "canary_tag must be lowercase letters, digits or inner hyphens starting with a letter, not \"stable\" (the stable revision's tag), and at most 46 characters together with service_name."
+  }
+}
+
 # ---- Batch predictions (Cloud Run job) --------------------------------------------------------------------
 
 variable "batch_job_enabled" {

@@ -22,6 +22,12 @@ concurrency   = 8
 # gpu_count = 1
 # gpu_type  = "nvidia-l4"
 
+# Canary (README.md, Deploy): name each revision after its commit, send 10 % to the new one, the rest to the
+# revision serving now. Promote: canary_percent = 100, later remove both. Roll back: canary_percent = 0.
+# revision_suffix = "0000000"
+# stable_revision = "tf-model-server-1111111"
+# canary_percent  = 10
+
 invoker_members = [
   "serviceAccount:frontend@example-ml-prod.iam.gserviceaccount.com",
 ]

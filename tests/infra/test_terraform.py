@@ -14,6 +14,7 @@ import pytest
 from infra_checks import TerraformError, terraform, variables_sandbox
 
 from tests.infra import TERRAFORM_DIR
+from tests.infra.conftest import load_hcl
 
 PUBLIC_PRINCIPALS = {"allUsers", "allAuthenticatedUsers"}
 # The variables without a default: the smallest valid input, everything else at its default.
@@ -395,3 +396,159 @@ def test_batch_job_runs_the_batch_command_as_the_runtime_account(batch_job: dict
 def test_batch_variable_validations_reject(iam_sandbox: Path, overrides: list[str], error: str) -> None:
     with pytest.raises(TerraformError, match=error):
         _grants(iam_sandbox, *_required_var_args(), *overrides)
+
+
+# ---- versioned rollouts: revision names and the traffic split ------------------------------------------------
+
+LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+BY_REVISION = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
+STABLE = "tf-model-server-abc1234"  # a revision of the default service_name
+CANARY = ["-var=revision_suffix=def5678", f"-var=stable_revision={STABLE}"]
+
+
+def _dynamic_blocks(dynamic: dict, name: str) -> str:
+    """An HCL expression listing, as objects, the blocks that a parsed `dynamic "name"` block generates."""
+    iterator = dynamic.get("iterator", name)
+    (content,) = dynamic["content"]
+    fields = ", ".join(f"{key} = {_expression(value)}" for key, value in content.items())
+    fields = re.sub(rf"(?<![\w.]){iterator}\.(value|key)\b", rf"{iterator}_\1", fields)
+    return f"[for {iterator}_key, {iterator}_value in {_expression(dynamic['for_each'])} : {{ {fields} }}]"
+
+
+@pytest.fixture(scope="module")
+def traffic_sandbox(tf_main: dict, service: dict) -> Iterator[Path]:
+    """A sandbox whose outputs are the service's traffic blocks and the name of the revision it creates."""
+    (traffic,) = [d["traffic"] for d in service["dynamic"] if "traffic" in d]
+    assert "traffic" not in service, "traffic targets come from the dynamic block only"
+    lines = _var_only_locals(tf_main)
+    lines += [
+        'output "traffic" {',
+        f"  value = {_dynamic_blocks(traffic, 'traffic')}",
+        "}",
+        'output "revision" {',
+        f"  value = {_expression(_block(service, 'template')['revision'])}",
+        "}",
+    ]
+    with variables_sandbox(TERRAFORM_DIR, "\n".join(lines) + "\n") as sandbox:
+        yield sandbox
+
+
+def _rollout(sandbox: Path, *var_args: str) -> dict:
+    """Apply the sandbox with the required variables and var_args; check the split is one Cloud Run accepts."""
+    outputs = _batch_outputs(sandbox, *var_args)
+    targets = outputs["traffic"]
+    assert sum(t["percent"] for t in targets) == 100, targets
+    assert all(isinstance(t["percent"], int) and 0 <= t["percent"] <= 100 for t in targets), targets
+    assert [t for t in targets if t["type"] == LATEST and t["revision"] is not None] == []
+    assert [t for t in targets if t["type"] == BY_REVISION and not t["revision"]] == []
+    tags = [t["tag"] for t in targets if t["tag"] is not None]
+    assert len(tags) == len(set(tags)), f"duplicate tags: {tags}"
+    # A target without traffic only makes sense with a tag: its URL is the one way to reach it.
+    assert [t for t in targets if t["percent"] == 0 and t["tag"] is None] == []
+    return outputs
+
+
+def test_default_rollout_sends_everything_to_the_latest_revision(
+    traffic_sandbox: Path, tf_variables: dict[str, dict]
+) -> None:
+    assert (tf_variables["canary_percent"]["default"], tf_variables["stable_revision"]["default"]) == (0, "")
+    outputs = _rollout(traffic_sandbox)
+    assert outputs["traffic"] == [{"type": LATEST, "percent": 100, "revision": None, "tag": None}]
+    assert outputs.get("revision") is None  # Cloud Run names it (Terraform drops null outputs)
+
+
+def test_revision_suffix_names_the_revision(traffic_sandbox: Path) -> None:
+    assert _rollout(traffic_sandbox, "-var=revision_suffix=abc1234")["revision"] == STABLE
+
+
+def test_canary_splits_between_the_latest_and_the_stable_revision(traffic_sandbox: Path) -> None:
+    outputs = _rollout(traffic_sandbox, *CANARY, "-var=canary_percent=10")
+    assert outputs["revision"] == "tf-model-server-def5678"
+    assert outputs["traffic"] == [
+        {"type": LATEST, "percent": 10, "revision": None, "tag": "canary"},
+        {"type": BY_REVISION, "percent": 90, "revision": STABLE, "tag": "stable"},
+    ]
+
+
+def test_canary_tag_is_configurable(traffic_sandbox: Path) -> None:
+    outputs = _rollout(traffic_sandbox, *CANARY, "-var=canary_percent=25", "-var=canary_tag=canary-def5678")
+    assert [(t["tag"], t["percent"]) for t in outputs["traffic"]] == [("canary-def5678", 25), ("stable", 75)]
+
+
+def test_rollback_sends_everything_to_the_stable_revision(traffic_sandbox: Path) -> None:
+    # Also the dark launch: the new revision serves nothing but answers on its tag URL.
+    outputs = _rollout(traffic_sandbox, *CANARY, "-var=canary_percent=0")
+    assert outputs["traffic"] == [
+        {"type": LATEST, "percent": 0, "revision": None, "tag": "canary"},
+        {"type": BY_REVISION, "percent": 100, "revision": STABLE, "tag": "stable"},
+    ]
+
+
+def test_promotion_with_and_without_the_stable_revision(traffic_sandbox: Path) -> None:
+    promoted = _rollout(traffic_sandbox, *CANARY, "-var=canary_percent=100")
+    assert promoted["traffic"] == [
+        {"type": LATEST, "percent": 100, "revision": None, "tag": "canary"},
+        {"type": BY_REVISION, "percent": 0, "revision": STABLE, "tag": "stable"},  # one edit from a rollback
+    ]
+    # Dropping stable_revision afterwards ends the rollout: the default split again.
+    for percent in ("100", "0"):
+        settled = _rollout(traffic_sandbox, "-var=revision_suffix=def5678", f"-var=canary_percent={percent}")
+        assert settled["traffic"] == [{"type": LATEST, "percent": 100, "revision": None, "tag": None}]
+
+
+@pytest.mark.parametrize("var_file", ENVIRONMENTS, ids=lambda p: p.name)
+def test_environments_have_a_valid_split(traffic_sandbox: Path, var_file: Path) -> None:
+    _rollout(traffic_sandbox, f"-var-file={var_file}")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        (["-var=canary_percent=10"], "canary_percent between 1 and 99 needs stable_revision"),
+        (["-var=canary_percent=99"], "canary_percent between 1 and 99 needs stable_revision"),
+        ([*CANARY, "-var=canary_percent=101"], "canary_percent must be a whole number between 0 and 100"),
+        ([*CANARY, "-var=canary_percent=-1"], "canary_percent must be a whole number between 0 and 100"),
+        ([*CANARY, "-var=canary_percent=12.5"], "canary_percent must be a whole number between 0 and 100"),
+        (["-var=stable_revision=other-service-abc1234"], "stable_revision must be empty or a revision of this"),
+        (["-var=stable_revision=tf-model-server-"], "stable_revision must be empty or a revision of this"),
+        (["-var=stable_revision=tf-model-server-ABC"], "stable_revision must be empty or a revision of this"),
+        (["-var=revision_suffix=abc1234", f"-var=stable_revision={STABLE}"], "must not be the revision this"),
+        (["-var=revision_suffix=Abc1234"], "revision_suffix must be empty or"),
+        (["-var=revision_suffix=abc-"], "revision_suffix must be empty or"),
+        ([f"-var=revision_suffix={'a' * 48}"], "revision_suffix must be empty or"),
+        (["-var=canary_tag=stable"], "canary_tag must be"),
+        (["-var=canary_tag=Canary"], "canary_tag must be"),
+        (["-var=canary_tag=1canary"], "canary_tag must be"),
+        ([f"-var=canary_tag=c{'x' * 31}"], "canary_tag must be"),  # 32 + 15 characters > 46
+    ],
+)
+def test_rollout_validations_reject(traffic_sandbox: Path, overrides: list[str], error: str) -> None:
+    with pytest.raises(TerraformError, match=error):
+        _batch_outputs(traffic_sandbox, *overrides)
+
+
+def test_longest_canary_tag_accepted(traffic_sandbox: Path) -> None:
+    _rollout(traffic_sandbox, *CANARY, f"-var=canary_tag=c{'x' * 30}")  # 31 + 15 = 46 characters
+
+
+def test_canary_url_output_picks_the_canary_tag() -> None:
+    """The canary_url output, evaluated with traffic_statuses as Cloud Run reports a 10 % canary."""
+    outputs = {name: body for block in load_hcl(TERRAFORM_DIR / "outputs.tf")["output"] for name, body in block.items()}
+    statuses = [
+        {"type": LATEST, "revision": "", "percent": 10, "tag": "canary", "uri": "https://canary---svc.a.run.app"},
+        {
+            "type": BY_REVISION,
+            "revision": STABLE,
+            "percent": 90,
+            "tag": "stable",
+            "uri": "https://stable---svc.a.run.app",
+        },
+    ]
+    expression = _expression(outputs["canary_url"]["value"]).replace(
+        "google_cloud_run_v2_service.server.traffic_statuses", json.dumps(statuses)
+    )
+    assert "google_" not in expression
+    sandbox_hcl = f'output "canary_url" {{\n  value = {expression}\n}}\n'
+    with variables_sandbox(TERRAFORM_DIR, sandbox_hcl) as sandbox:
+        assert _batch_outputs(sandbox).get("canary_url") is None  # no stable_revision: no canary
+        assert _batch_outputs(sandbox, *CANARY, "-var=canary_percent=10")["canary_url"] == statuses[0]["uri"]
