@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_MODEL := models/mnist
 
-.PHONY: run test lint unit check-infra container-smoke demo-model venv clean bench
+.PHONY: run test lint unit check-infra container-smoke demo-model venv clean bench system-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -30,7 +30,14 @@ run: $(STAMP) demo-model
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-unit: $(STAMP)
+# wrk drives the benchmarks and its own test; install it where we may (root with apt), else say why it is skipped.
+system-deps:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "note: wrk is not installed (apt-get install wrk); tests/benchmarks/test_wrk.py will be skipped"; fi; }
+
+unit: $(STAMP) system-deps
 	$(PY) -m pytest
 
 check-infra:
