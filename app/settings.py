@@ -107,6 +107,8 @@ class Settings:
     """BATCH_TIMEOUT_MS: how long a batch may wait for more requests when none are queued (0: never wait)."""
     batch_queue_size: int = 256
     """BATCH_QUEUE_SIZE: requests that may wait for the model per signature; more are shed with 503."""
+    max_in_flight: int = 0
+    """MAX_IN_FLIGHT: POST requests allowed inside the app at once; more get 503 + Retry-After (0: no limit)."""
     max_instances: int = 10_000
     """MAX_INSTANCES: most examples (rows) in one request; more is a 400."""
     max_elements: int = 4_000_000
@@ -157,6 +159,7 @@ class Settings:
             max_batch_size=_int(env, "MAX_BATCH_SIZE", cls.max_batch_size, 0, 65536),
             batch_timeout_ms=_int(env, "BATCH_TIMEOUT_MS", cls.batch_timeout_ms, 0, 10_000),
             batch_queue_size=_int(env, "BATCH_QUEUE_SIZE", cls.batch_queue_size, 1, 1_000_000),
+            max_in_flight=_int(env, "MAX_IN_FLIGHT", cls.max_in_flight, 0, 100_000),
             max_instances=_int(env, "MAX_INSTANCES", cls.max_instances, 1, 10**9),
             max_elements=_int(env, "MAX_ELEMENTS", cls.max_elements, 1, 10**12),
             max_nesting_depth=_int(env, "MAX_NESTING_DEPTH", cls.max_nesting_depth, 2, 1000),
