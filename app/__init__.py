@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     errors.register_error_handlers(app)
     middleware.install(app)
     auth.install(app, settings)  # after the middleware, so 401/403 answers carry request ids and access lines
-    admission.install(app, settings.max_in_flight)  # after auth: unauthenticated callers take no slot
+    admission.install(app, settings.max_in_flight, predictor.name, predictor.version)  # outermost: sheds first
     for blueprint in (health.bp, tfserving.bp, v2.bp, openapi.bp, metrics.bp, drift.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/readyz", "readyz", health.readyz, methods=["GET"])

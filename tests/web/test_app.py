@@ -113,6 +113,7 @@ def test_admission_control_sheds_beyond_max_in_flight(toy_model_dir, toy_predict
                 break
         assert shed is not None, "a second request while one is inside is shed"
         assert shed.headers["Retry-After"] == "1" and "in flight" in shed.get_json()["error"]
+        assert shed.headers["X-Model-Version"] == "7" and len(shed.headers["X-Request-Id"]) == 32
         assert app.test_client().get("/readyz").status_code == 200, "probes are never shed"
     finally:
         first.join(30)
