@@ -20,7 +20,7 @@ import contextlib
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +78,21 @@ def version_dir(output: Path, version: int, force: bool = False) -> Path:
     if target.exists() and not force:
         raise ExportExistsError(f"{target} already exists; pass --force to replace it")
     return target
+
+
+def train_and_save(
+    train: Callable[[int, int | None, int], TrainedModel],
+    output: Path,
+    version: int,
+    epochs: int,
+    samples: int | None,
+    *,
+    force: bool = False,
+    verbose: int = 0,
+) -> Path:
+    """Check the target first (fail before training, not after), train, then save as ``output/version``."""
+    version_dir(output, version, force)
+    return save(train(epochs, samples, verbose), output, version, force)
 
 
 def save(trained: TrainedModel, output: Path, version: int, force: bool = False) -> Path:

@@ -28,7 +28,7 @@ from sklearn.model_selection import train_test_split
 
 from app.drift_baseline import build_baseline
 from app.warmup import WarmupRequest
-from model_export.common import SEED, SIGNATURE, TrainedModel, deterministic, save, version_dir
+from model_export.common import SEED, SIGNATURE, TrainedModel, deterministic, train_and_save
 
 logger = logging.getLogger(__name__)
 
@@ -161,5 +161,4 @@ def export(
     verbose: int = 0,
 ) -> Path:
     """Train and export the maintenance model as ``output/version`` (TF Serving layout); return that path."""
-    version_dir(output, version, force)  # fail before training, not after
-    return save(train(epochs, samples, verbose), output, version, force)
+    return train_and_save(train, output, version, epochs, samples, force=force, verbose=verbose)
