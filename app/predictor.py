@@ -71,7 +71,7 @@ class Predictor:
         self._ready.set()
 
     def mark_not_ready(self) -> None:
-        """Called on shutdown so readiness probes stop routing traffic here."""
+        """Readiness goes back to 503 (and predictions to ModelNotReady) until ``mark_ready`` is called again."""
         self._ready.clear()
 
     # -- signatures --------------------------------------------------------------------------------------------
