@@ -74,6 +74,13 @@ class Predictor:
         """Readiness goes back to 503 (and predictions to ModelNotReady) until ``mark_ready`` is called again."""
         self._ready.clear()
 
+    def check_model(self, name: str, version: str | None = None) -> None:
+        """NotFound unless ``name`` (and ``version``, when given) are what this server serves."""
+        if name != self.name:
+            raise NotFound(f"model {name!r} not found; this server serves {self.name!r}")
+        if version is not None and version != str(self.version):
+            raise NotFound(f"version {version} of model {name!r} not found; serving version {self.version}")
+
     # -- signatures --------------------------------------------------------------------------------------------
     @property
     def signatures(self) -> dict[str, SignatureInfo]:

@@ -18,9 +18,7 @@ if TYPE_CHECKING:
 def open_paths(settings: Settings) -> frozenset[str]:
     """Routes that answer without a token: the probes (kubelet and load balancers send none) and /metrics
     (Prometheus scrapers cannot present Google ID tokens; it carries counts and timings, no model data)."""
-    return frozenset(
-        {"/healthz", "/readyz", settings.health_route, "/v2/health/live", "/v2/health/ready", "/metrics"}
-    )
+    return frozenset({"/healthz", "/readyz", settings.health_route, "/v2/health/live", "/v2/health/ready", "/metrics"})
 
 
 def install(app: Flask, settings: Settings) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
 
-from app.codecs.jsonio import dumps
 from app.drift import DriftMonitor
+from app.web.responses import json_response
 
 bp = Blueprint("drift", __name__)
 
@@ -16,4 +16,4 @@ def drift() -> Response:
     monitor = getattr(current_app.extensions["predictor"], "drift", None)
     if monitor is None:  # the model has not finished loading, or this server does not monitor drift
         monitor = DriftMonitor(None)
-    return Response(dumps(monitor.report()), mimetype="application/json")
+    return json_response(monitor.report())

@@ -7,8 +7,8 @@ import logging
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from app.codecs.jsonio import dumps
 from app.errors import ServingError
+from app.web.responses import json_response
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ _HTTP_MESSAGES = {
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """A JSON error response."""
-    return Response(dumps({"error": message}), status=status, mimetype="application/json", headers=headers)
+    return json_response({"error": message}, status, headers)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
 
-from app.codecs.jsonio import dumps
 from app.errors import ModelNotReady
+from app.web.responses import json_response
 
 bp = Blueprint("health", __name__)
-
-
-def _json(payload: dict, status: int = 200) -> Response:
-    return Response(dumps(payload), status=status, mimetype="application/json")
 
 
 @bp.get("/healthz")
 def healthz() -> Response:
     """Alive: the process answers HTTP. Never depends on the model."""
-    return _json({"status": "alive"})
+    return json_response({"status": "alive"})
 
 
 def readyz() -> Response:
@@ -25,4 +21,4 @@ def readyz() -> Response:
     predictor = current_app.extensions["predictor"]
     if not predictor.ready:
         raise ModelNotReady(f"model {predictor.name!r} is not ready")
-    return _json({"status": "ready", "model_name": predictor.name, "model_version": str(predictor.version)})
+    return json_response({"status": "ready", "model_name": predictor.name, "model_version": str(predictor.version)})

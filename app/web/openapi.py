@@ -7,11 +7,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 
 from app import __version__
-from app.codecs.jsonio import dumps
 from app.codecs.limits import MAX_DIMS, Limits
 from app.predictor import Predictor
 from app.tensors import V2_TO_DTYPE, SignatureInfo, TensorInfo
 from app.web.body import request_limits
+from app.web.responses import json_response
 
 bp = Blueprint("openapi", __name__)
 
@@ -21,7 +21,7 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 @bp.get("/openapi.json")
 def openapi() -> Response:
     document = build_openapi(current_app.extensions["predictor"], current_app.config["PREDICT_ROUTE"], request_limits())
-    return Response(dumps(document), mimetype="application/json")
+    return json_response(document)
 
 
 def leaf_schema(info: TensorInfo) -> dict[str, Any]:

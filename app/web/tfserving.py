@@ -6,12 +6,12 @@ import re
 
 from flask import Blueprint, Response, current_app, g, request
 
-from app.codecs.jsonio import dumps
 from app.codecs.tfserving import decode_predict, encode_predict
 from app.errors import MethodNotAllowed, ModelNotReady, NotFound
 from app.predictor import Predictor
 from app.web.body import read_json, request_limits
 from app.web.disconnect import client_gone
+from app.web.responses import json_response
 
 bp = Blueprint("tfserving", __name__)
 
@@ -19,10 +19,6 @@ _V1_PATH = re.compile(
     r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?(?P<verb>:[a-z]+|/metadata)?"
 )
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-
-
-def _json(payload: object) -> Response:
-    return Response(dumps(payload), mimetype="application/json")
 
 
 def predict() -> Response:
@@ -52,10 +48,10 @@ def v1(rest: str) -> Response:
         return predict()
     if verb == "/metadata":
         _allow("GET")
-        return _json(_metadata(predictor))
+        return json_response(_metadata(predictor))
     if verb is None:
         _allow("GET")
-        return _json(_status(predictor))
+        return json_response(_status(predictor))
     if verb in (":classify", ":regress"):
         raise NotFound(f"the {verb[1:]} API is not served; use :predict with the model's signature")
     raise NotFound(f"no such TF Serving route: /v1/models/{rest}")
@@ -67,12 +63,9 @@ def _allow(method: str) -> None:
 
 
 def _check_model(predictor: Predictor, name: str, version: str | None, label: str | None) -> None:
-    if name != predictor.name:
-        raise NotFound(f"model {name!r} not found; this server serves {predictor.name!r}")
+    predictor.check_model(name, version)  # a path has either a version or a label, never both
     if label is not None:
         raise NotFound(f"version label {label!r} not found for model {name!r}; use /versions/{predictor.version}")
-    if version is not None and version != str(predictor.version):
-        raise NotFound(f"version {version} of model {name!r} not found; serving version {predictor.version}")
 
 
 def _status(predictor: Predictor) -> dict:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 
 from app import __version__
-from app.codecs.jsonio import dumps
 from app.codecs.v2 import BINARY_HEADER, decode_infer, encode_infer
-from app.errors import ModelNotReady, NotFound
+from app.errors import ModelNotReady
 from app.predictor import Predictor
 from app.web.body import read_json, request_limits
 from app.web.disconnect import client_gone
+from app.web.responses import json_response
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 
@@ -18,33 +18,27 @@ SERVER_NAME = "tf-cloudrun-serving"
 EXTENSIONS = ["binary_tensor_data"]
 
 
-def _json(payload: object, status: int = 200) -> Response:
-    return Response(dumps(payload), status=status, mimetype="application/json")
-
-
 def _predictor(name: str | None = None, version: str | None = None) -> Predictor:
     predictor: Predictor = current_app.extensions["predictor"]
-    if name is not None and name != predictor.name:
-        raise NotFound(f"model {name!r} not found; this server serves {predictor.name!r}")
-    if version is not None and version != str(predictor.version):
-        raise NotFound(f"version {version} of model {name!r} not found; serving version {predictor.version}")
+    if name is not None:
+        predictor.check_model(name, version)
     return predictor
 
 
 @bp.get("")
 def server_metadata() -> Response:
-    return _json({"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS})
+    return json_response({"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS})
 
 
 @bp.get("/health/live")
 def live() -> Response:
-    return _json({"live": True})
+    return json_response({"live": True})
 
 
 @bp.get("/health/ready")
 def ready() -> Response:
     is_ready = _predictor().ready
-    return _json({"ready": is_ready}, 200 if is_ready else 503)
+    return json_response({"ready": is_ready}, 200 if is_ready else 503)
 
 
 @bp.get("/models/<name>")
@@ -52,7 +46,7 @@ def ready() -> Response:
 def model_metadata(name: str, version: str | None = None) -> Response:
     predictor = _predictor(name, version)
     sig = predictor.signature()
-    return _json(
+    return json_response(
         {
             "name": predictor.name,
             "versions": [str(predictor.version)],
@@ -67,7 +61,7 @@ def model_metadata(name: str, version: str | None = None) -> Response:
 @bp.get("/models/<name>/versions/<version>/ready")
 def model_ready(name: str, version: str | None = None) -> Response:
     predictor = _predictor(name, version)
-    return _json({"name": predictor.name, "ready": predictor.ready}, 200 if predictor.ready else 503)
+    return json_response({"name": predictor.name, "ready": predictor.ready}, 200 if predictor.ready else 503)
 
 
 @bp.post("/models/<name>/infer")
