@@ -106,9 +106,6 @@ class Batcher:
         assert pending.result is not None
         return pending.result
 
-    def queue_depth(self) -> int:
-        return len(self._queue)
-
     def _loop(self) -> None:
         while True:
             batch = self._next_batch()
