@@ -8,7 +8,7 @@ import sys
 
 import requests
 
-from tests.integration.server import ROOT, run_server
+from tests.integration.server import ROOT, free_port, run_server
 
 MACHINES = [
     {"temperature": 95.0, "vibration": 9.5, "pressure": 2.0, "rpm": 4200.0},  # hot, shaking, off-pressure
@@ -51,7 +51,7 @@ def test_missing_gcs_model_exits_non_zero_with_a_clear_line(gcs, tmp_path):
         env={
             **os.environ,
             "MODEL_URI": gcs.uri("models/absent"),
-            "PORT": "18099",
+            "PORT": str(free_port()),
             "MODEL_CACHE_DIR": str(tmp_path / "cache"),
         },
     )
