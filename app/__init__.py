@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
 
     from app.settings import Settings
     from app.startup import load_predictor
-    from app.web import admission, auth, body, drift, errors, health, metrics, middleware, openapi, tfserving, v2
+    from app.web import auth, body, drift, errors, health, metrics, middleware, openapi, tfserving, v2
 
     settings = settings or Settings.from_env()
     predictor = predictor or load_predictor(settings)
@@ -36,7 +36,6 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     errors.register_error_handlers(app)
     middleware.install(app)
     auth.install(app, settings)  # after the middleware, so 401/403 answers carry request ids and access lines
-    admission.install(app, settings.max_in_flight, predictor.name, predictor.version)  # outermost: sheds first
     for blueprint in (health.bp, tfserving.bp, v2.bp, openapi.bp, metrics.bp, drift.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/readyz", "readyz", health.readyz, methods=["GET"])

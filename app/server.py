@@ -26,8 +26,10 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.workers,
-        "threads": settings.threads,
-        "worker_class": "gthread",
+        # gunicorn's asyncio worker reads requests and sheds; the Flask app runs on THREADS threads (app.web.front).
+        "worker_class": "asgi",
+        "asgi_loop": "asyncio",
+        "asgi_lifespan": "off",
         # Cloud Run enforces request timeouts itself; a worker busy in a long model call must not be killed.
         "timeout": 0,
         # In-flight requests get this long after SIGTERM; Cloud Run sends SIGKILL 10 s after SIGTERM.
@@ -77,13 +79,23 @@ class ModelServer(BaseApplication):
 
     def load(self) -> Any:
         from app import create_app
+        from app.web.front import Front
 
         try:
-            return create_app(self.settings)
+            flask_app = create_app(self.settings)
         except ModelLoadError as exc:
             # One clear line, no traceback: the cause is in the message. The master then exits non-zero.
             log.error("model load failed: %s", exc)
             sys.exit(WORKER_BOOT_ERROR)
+        predictor = flask_app.extensions["predictor"]
+        return Front(
+            flask_app,
+            threads=self.settings.threads,
+            max_in_flight=self.settings.max_in_flight,
+            max_queue_wait_ms=self.settings.max_queue_wait_ms,
+            max_request_bytes=self.settings.max_request_bytes,
+            headers=[("X-Model-Name", predictor.name), ("X-Model-Version", str(predictor.version))],
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -107,8 +107,10 @@ class Settings:
     """BATCH_TIMEOUT_MS: how long a batch may wait for more requests when none are queued (0: never wait)."""
     batch_queue_size: int = 256
     """BATCH_QUEUE_SIZE: requests that may wait for the model per signature; more are shed with 503."""
-    max_in_flight: int = 0
-    """MAX_IN_FLIGHT: POST requests allowed inside the app at once; more get 503 + Retry-After (0: no limit)."""
+    max_in_flight: int = 32
+    """MAX_IN_FLIGHT: POSTs being read, queued or run at once per worker; more get 503 + Retry-After (0: no limit)."""
+    max_queue_wait_ms: int = 1000
+    """MAX_QUEUE_WAIT_MS: a POST that waited longer than this for a thread gets 503 + Retry-After (0: no limit)."""
     max_instances: int = 10_000
     """MAX_INSTANCES: most examples (rows) in one request; more is a 400."""
     max_elements: int = 4_000_000
@@ -160,6 +162,7 @@ class Settings:
             batch_timeout_ms=_int(env, "BATCH_TIMEOUT_MS", cls.batch_timeout_ms, 0, 10_000),
             batch_queue_size=_int(env, "BATCH_QUEUE_SIZE", cls.batch_queue_size, 1, 1_000_000),
             max_in_flight=_int(env, "MAX_IN_FLIGHT", cls.max_in_flight, 0, 100_000),
+            max_queue_wait_ms=_int(env, "MAX_QUEUE_WAIT_MS", cls.max_queue_wait_ms, 0, 3_600_000),
             max_instances=_int(env, "MAX_INSTANCES", cls.max_instances, 1, 10**9),
             max_elements=_int(env, "MAX_ELEMENTS", cls.max_elements, 1, 10**12),
             max_nesting_depth=_int(env, "MAX_NESTING_DEPTH", cls.max_nesting_depth, 2, 1000),

@@ -13,6 +13,9 @@ def client_gone(environ: dict[str, Any]) -> Callable[[], bool]:
     gunicorn exposes the connection as ``gunicorn.socket``. A zero-byte peek means the client sent FIN; data
     waiting (a pipelined request) or nothing to read means it is still there. The peek consumes nothing.
     """
+    known = environ.get("app.client_gone")  # set by app.web.front, which hears the disconnect itself
+    if known is not None:
+        return known
     sock = environ.get("gunicorn.socket")
     if sock is None:
         return _unknown

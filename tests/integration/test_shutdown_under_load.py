@@ -3,14 +3,14 @@
 Client threads keep POSTing on kept-alive connections (as Cloud Run's front end does) while the server is sent
 SIGTERM. Each attempt records when its request was completely written to the socket (``sent_at``) and what came
 back. A request written before SIGTERM was accepted: the server must answer it, with 200 (its connection is
-open, so the bytes are in the server's socket buffer; gunicorn may be computing it, or holding it in its
-thread-pool queue). A request written after SIGTERM may legitimately fail, and is only classified:
+open, so the bytes are in the server's socket buffer; the worker may be computing it, or holding it in its
+queue for a thread). A request written after SIGTERM may legitimately fail, and is only classified:
 
 - ``refused``: a new connection after the listener closed (Cloud Run routes nothing new after SIGTERM);
 - ``new connection dropped``: a new connection that the kernel completed while the listener was still open but
   gunicorn no longer accepts; it is reset when the worker closes the listener at exit;
-- ``keep-alive closed``: a request on a kept-alive connection that gunicorn closed: after SIGTERM it keeps idle
-  connections for 2 s at most and answers what arrives on them with ``Connection: close``.
+- ``keep-alive closed``: a request on a kept-alive connection that gunicorn closed: after SIGTERM it answers
+  in-flight requests with ``Connection: close`` and closes idle connections when their keep-alive expires.
 
 The structured log is then checked: it ends with gunicorn's clean shutdown, every line is whole JSON, and the
 access lines are exactly the 200 responses the clients received (matched by ``X-Request-Id``).

@@ -1,0 +1,248 @@
+"""The front door: an ASGI app for gunicorn's asyncio worker that reads requests, sheds, and runs Flask on threads.
+
+Why not gunicorn's thread worker: there every request, even one refused at once, costs about 0.6 ms of the GIL in
+gunicorn's own dispatching (measured: a do-nothing WSGI app tops out near 1,800 req/s on this 2-core machine, its
+asyncio worker near 19,000), so a worker offered twice what it can serve spends most of its time refusing and
+builds a backlog where no code can see it. Here the event loop reads every request and its body, and:
+
+- a POST is shed with 503 + Retry-After when ``MAX_IN_FLIGHT`` are already queued or running on the threads, or
+  when it waited longer than ``MAX_QUEUE_WAIT_MS`` for a thread (checked by the thread before any app code runs);
+  GETs (probes, metrics) are never shed;
+- anything else runs the Flask app, unchanged, on a pool of ``THREADS`` threads, with a WSGI environ built from the
+  ASGI scope; ``app.client_gone`` in the environ says whether the client has since disconnected.
+
+Bodies are read up to ``MAX_REQUEST_BYTES`` + 1 bytes: Flask answers the 413 from what it gets, and the connection
+is then closed rather than drained. Sheds are counted in ``model_server_shed_total{signature="in-flight"|
+"queue-wait"}`` and summarised in at most one WARNING line per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from app import metrics
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+_SHED_BODIES = {
+    "in-flight": b'{"error": "server is overloaded (MAX_IN_FLIGHT requests in flight); retry shortly"}',
+    "queue-wait": b'{"error": "server is overloaded (queued longer than MAX_QUEUE_WAIT_MS); retry shortly"}',
+}
+_INTERNAL = b'{"error": "internal error"}'
+
+# A response as the thread hands it back: status, headers, body.
+Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+class Front:
+    """ASGI app around a WSGI app. One per worker process; create it after fork."""
+
+    def __init__(
+        self,
+        wsgi_app: Callable[..., Iterable[bytes]],
+        *,
+        threads: int,
+        max_in_flight: int,
+        max_queue_wait_ms: int,
+        max_request_bytes: int,
+        headers: list[tuple[str, str]],
+    ) -> None:
+        self.wsgi_app = wsgi_app
+        self.max_in_flight = max_in_flight or 1 << 62
+        self.max_queue_wait_s = max_queue_wait_ms / 1000
+        self.max_request_bytes = max_request_bytes
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="request")
+        self._in_flight = 0  # POSTs queued or running on the pool; only touched on the event loop
+        base = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
+        base += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        self._shed_headers = {
+            reason: [*base, (b"content-length", str(len(body)).encode())] for reason, body in _SHED_BODIES.items()
+        }
+        self._shed_lock = threading.Lock()  # sheds are counted on the loop and on pool threads
+        self._shed_since_log = 0
+        self._last_shed_log = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await _lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        arrived = time.monotonic()
+        if scope["method"] != "POST":
+            await self._serve(scope, receive, send, None)
+        elif self._in_flight >= self.max_in_flight:
+            # Read and drop the body, so the connection stays usable and the client reads its 503 (closing a
+            # socket with unread data resets it, and a reset can discard the response before it is read).
+            if await self._read_body(receive, keep=False) is not None:
+                await _send(send, self._shed_reply("in-flight"))
+        else:
+            self._in_flight += 1  # counted from here: a body being read is held in memory too
+            try:
+                deadline = arrived + self.max_queue_wait_s if self.max_queue_wait_s else None
+                await self._serve(scope, receive, send, deadline)
+            finally:
+                self._in_flight -= 1
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, deadline: float | None) -> None:
+        """Read the body, run the WSGI app on the pool, send what it answered (if the client is still there)."""
+        body = await self._read_body(receive)
+        if body is None:
+            return  # the client went away mid-body: there is no one to answer
+        gone = threading.Event()
+        # Once the body is complete the next message is the disconnect; a body cut at the limit is not read on.
+        complete = len(body) <= self.max_request_bytes
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, gone)) if complete else None
+        environ = _environ(scope, body, gone.is_set)
+        try:
+            reply = await asyncio.get_running_loop().run_in_executor(self.pool, self._run, environ, deadline)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+        if not gone.is_set():
+            await _send(send, reply)
+
+    async def _read_body(self, receive: Receive, keep: bool = True) -> bytes | None:
+        """The body, cut at ``max_request_bytes`` + 1 bytes; None if the client disconnected first.
+
+        A body cut short leaves the rest unread: the server then closes the connection after the response.
+        """
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if keep and chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+            if size > self.max_request_bytes:
+                return b"".join(chunks)[: self.max_request_bytes + 1]
+
+    def _run(self, environ: dict[str, Any], deadline: float | None) -> Reply:
+        """On a pool thread: shed if this waited too long, else call the WSGI app and collect its response."""
+        if deadline is not None and time.monotonic() > deadline:
+            return self._shed_reply("queue-wait")
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
+            started[:] = [status, headers]
+            return _no_write
+
+        try:
+            result = self.wsgi_app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            status, headers = started
+            encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+            return int(status[:3]), encoded, body
+        except Exception:  # Flask turns errors into responses; this is a bug in that path, not a bad request
+            log.exception("unhandled error in the WSGI app")
+            return 500, [(b"content-type", b"application/json")], _INTERNAL
+
+    def _shed_reply(self, reason: str) -> Reply:
+        metrics.SHED.labels(reason).inc()
+        now = time.monotonic()
+        with self._shed_lock:
+            self._shed_since_log += 1
+            due = now - self._last_shed_log >= 1.0
+            if due:
+                count, self._shed_since_log, self._last_shed_log = self._shed_since_log, 0, now
+        if due:
+            log.warning("overloaded: shed %d requests with 503 in the last second (latest: %s)", count, reason)
+        request_id = (b"x-request-id", f"{random.getrandbits(128):032x}".encode())
+        return 503, [*self._shed_headers[reason], request_id], _SHED_BODIES[reason]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("the WSGI write() callable is not supported")
+
+
+async def _send(send: Send, reply: Reply) -> None:
+    status, headers, body = reply
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _watch_disconnect(receive: Receive, gone: threading.Event) -> None:
+    """After the body: the next message the server gives is ``http.disconnect``, when the client goes away."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _environ(scope: Scope, body: bytes, client_gone: Callable[[], bool]) -> dict[str, Any]:
+    """PEP 3333 environ for one ASGI HTTP request whose whole body (or its first MAX_REQUEST_BYTES + 1) is ``body``."""
+    server = scope.get("server") or ("localhost", 80)
+    client = scope.get("client") or ("", 0)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": scope.get("root_path", "").encode().decode("latin-1"),
+        "PATH_INFO": scope["path"].encode().decode("latin-1"),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1]),
+        "REMOTE_ADDR": str(client[0]),
+        "REMOTE_PORT": str(client[1]),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "app.client_gone": client_gone,
+    }
+    for raw_name, raw_value in scope.get("headers", ()):
+        if b"_" in raw_name:
+            continue  # "X_Forwarded_For" would pose as "X-Forwarded-For" once both are HTTP_X_FORWARDED_FOR
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        value = raw_value.decode("latin-1")
+        key = name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    # The body is all here: its length is exact, also for a chunked request. A body cut one byte past
+    # MAX_REQUEST_BYTES thus reaches Flask as too long, and Flask answers 413 (werkzeug would silently truncate
+    # a stream with no length instead).
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return environ
