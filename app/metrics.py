@@ -43,7 +43,11 @@ QUEUE_DEPTH = Gauge(
     ["signature"],
     multiprocess_mode="livesum",
 )
-SHED = Counter("model_server_shed_total", "Requests refused with 503 because the queue was full.", ["signature"])
+SHED = Counter(
+    "model_server_shed_total",
+    "Requests refused with 503: a signature's batching queue was full, or in-flight / queue-wait at the front.",
+    ["signature"],
+)
 LOAD_SECONDS = Gauge(
     "model_server_model_load_seconds",
     "Cold-start phase durations of the newest worker (import, download, load, warmup, total).",

@@ -107,7 +107,7 @@ class Settings:
     """BATCH_TIMEOUT_MS: how long a batch may wait for more requests when none are queued (0: never wait)."""
     batch_queue_size: int = 256
     """BATCH_QUEUE_SIZE: requests that may wait for the model per signature; more are shed with 503."""
-    max_in_flight: int = 32
+    max_in_flight: int = 128
     """MAX_IN_FLIGHT: POSTs being read, queued or run at once per worker; more get 503 + Retry-After (0: no limit)."""
     max_queue_wait_ms: int = 1000
     """MAX_QUEUE_WAIT_MS: a POST that waited longer than this for a thread gets 503 + Retry-After (0: no limit)."""

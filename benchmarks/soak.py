@@ -144,7 +144,7 @@ def soak_one(
             pid = server.process.pid
             result.rss_start = procs.tree_rss_bytes(pid)
             if args.capacity:
-                result.capacity_rps = args.capacity
+                result.capacity_rps, result.capacity_given = args.capacity, True
             else:
                 cap = measure_capacity(wrk, server, body_path, args)
                 result.capacity_rps = cap.rps * (1 - cap.non2xx / cap.requests) if cap.requests else 0.0

@@ -20,56 +20,46 @@ EXPLANATION = """\
 - **admitted req/s** is the goodput: answers that reached a client still waiting for them, over the phase and its
   tail. **last admitted > 100 ms** is when (seconds into the phase) the last request was due that was answered
   slower than the bound: in the recovery phase, how long the server took to recover.
-- `model_server_shed_total` can exceed the sheds clients received, and the server keeps working after the
-  overload ends: gunicorn cannot tell that a queued request's client timed out and left, so it still reads,
-  decodes and answers (or sheds) it when it gets to it. That wasted work is why goodput falls far below capacity.
+- `model_server_shed_total` can exceed the sheds clients received: a client that timed out and left before its
+  request was read or shed is counted by the server but not by the generator.
 
-## Where a request waits, and why the queue bound does not bound latency
+## Where a request waits, and what sheds it
 
-In order, a request to this server can wait in:
+Each worker is gunicorn's asyncio worker in front of a pool of `THREADS` threads that run the Flask app
+(`app/web/front.py`). In order, a request can wait in:
 
-1. the kernel's accept queue (gunicorn's `backlog`, 2048), only once a worker holds `worker_connections` (1000);
-2. **gunicorn's gthread executor queue**: each worker hands readable connections to a pool of `THREADS` threads;
-   the queue in front of that pool is unbounded and invisible to the application;
-3. the **batching queue**: a request thread decodes the body (JSON to numpy, under the GIL), validates it, then
-   `Batcher.submit` queues it for the model, shedding with 503 + `Retry-After` when `BATCH_QUEUE_SIZE` are queued;
-4. the model call itself, up to `MAX_BATCH_SIZE` rows from the queue at once.
-
-**The batching queue can hold at most `THREADS - 1` requests per worker**: every queued request is a thread blocked
-in `submit`. With `THREADS` ≤ 256 (the setting's limit) and `BATCH_QUEUE_SIZE` = 256 (the default), it is never
-full: **with default settings the server never sheds**. Past capacity, requests wait in gunicorn's executor queue.
+1. the kernel's accept queue and socket buffers, until the worker's event loop reads it (the loop shares the GIL
+   with the request threads, so a worker saturated by its threads reads late);
+2. **the front's queue** for a thread: a POST is shed at once with 503 + `Retry-After` when `MAX_IN_FLIGHT` POSTs
+   are already being read, queued or run, and, when a thread takes it, if it waited longer than
+   `MAX_QUEUE_WAIT_MS` since the loop read its headers;
+3. the **batching queue** (`BATCH_QUEUE_SIZE`, shed with 503 when full) and the model call.
 
 **Queueing math.** A FIFO queue served at μ requests/s makes a request that finds *N* ahead of it wait *N* ÷ μ.
-Offered λ > μ, the backlog grows by λ − μ per second; at 2× overload (λ = 2μ), after *t* seconds *N* = μ*t* and the
-wait is *t* seconds: it grows without bound until requests hit the client's timeout. A bound *Q* on the queue caps
-the wait at about (*Q* + *B*) ÷ μ, *B* being the requests in the batch being computed: with *Q* = 16 and μ ≈ 550/s,
-about 30 ms plus one model call, well inside 100 ms. For p99 ≤ 100 ms the bound must satisfy
-(*Q* + *B*) ÷ μ + service time ≲ 100 ms, i.e. *Q* ≲ 0.1 s × μ − *B* (≈ 40 here). Setting `THREADS` above
-`BATCH_QUEUE_SIZE` makes the batching queue fill and shed; that is necessary, but not sufficient:
+Offered λ > μ, an unbounded backlog grows by λ − μ per second: at 2× overload, after *t* seconds the wait is *t*
+seconds, until requests hit the client's timeout. Bounding what is admitted (*N* ≤ `MAX_IN_FLIGHT`, wait ≤
+`MAX_QUEUE_WAIT_MS`) caps the admitted latency at about the bound plus one model call.
 
-**A shed must be much cheaper than an answer.** Per worker there is one GIL-second per second. Let *c*ₐ be the
-GIL time of an admitted request (≈ 1 ÷ μ) and *c*ₛ that of a shed one. Offered λ, the worker keeps up only if it can
-at least refuse everything: λ *c*ₛ < 1, i.e. λ ÷ μ < *c*ₐ ÷ *c*ₛ. The batching queue is checked *after* the body is
-read and decoded, so *c*ₛ includes decoding, Flask, the metrics and the JSON access line. Measured by hand on this
-machine with wrk (32 connections, one worker): `POST /predict` ≈ 540–610 req/s, `GET /healthz` ≈ 910 req/s, and a
-`POST /predict` refused before its body is even decoded (the in-flight prototype below with a limit of 0)
-≈ 1,020 req/s; without access lines (`LOG_LEVEL=WARNING`) 620, 1,750 and 1,280. So even the cheapest refusal in the
-app costs about half a prediction: at 2× capacity a worker cannot even shed fast enough, its gthread queue grows,
-and admitted and shed requests alike wait seconds. The tables above show this for every configuration.
+**A shed must be much cheaper than an answer.** Per worker there is one GIL-second per second. With *c*ₐ the GIL time
+of an admitted request (≈ 1 ÷ μ) and *c*ₛ that of a refusal, a worker offered λ keeps up only if λ *c*ₛ is well
+below 1. The first version of this server used gunicorn's thread worker, where every request, even one refused
+before Flask, cost about 0.8 ms of the GIL in gunicorn's dispatching and HTTP parsing (a do-nothing WSGI app tops out
+near 1,800 req/s there on this machine): at 2× capacity a worker spent most of its time refusing and a backlog
+built where no code could see it (runs 1 to 3 below keep those results). The asyncio front reads and refuses in the
+event loop (a do-nothing ASGI app: about 19,000 req/s; our 503 path with wrk and 64 connections: about 6,600 req/s,
+against about 450 to 550 predictions/s), so refusing twice the capacity costs a fraction of the GIL.
 
-**`MAX_IN_FLIGHT=N`** (in the server since this measurement, `app/web/admission.py`) refuses a POST in a plain WSGI
-wrapper while *N* requests are inside the app — before Flask, routing, body decoding or an access line — with
-`THREADS` above *N* so that excess requests reach the check. That makes *c*ₛ as small as this stack allows; what is left
-is gunicorn's own pure-Python HTTP parsing, about a millisecond on this machine.
+**Choosing the bounds.** `MAX_IN_FLIGHT` near `THREADS` keeps excess requests in the cheap path (the loop) instead
+of the thread pool, where they would compete with admitted work for the GIL; `MAX_QUEUE_WAIT_MS` is the latency
+objective minus the model's own p99. The defaults (128 and 1000 ms) keep latency and memory bounded without
+refusing ordinary bursts; the configuration that meets p99 ≤ 100 ms at 2× here is
+`MAX_IN_FLIGHT=8 MAX_QUEUE_WAIT_MS=50`.
 
 ## What follows
 
-- **On Cloud Run the platform sheds, in front of the container.** `--concurrency` (= `THREADS`, 8) caps the requests
-  an instance receives; beyond that Cloud Run queues them briefly, scales out, and answers 429 itself when no
-  instance can take more (`--max-instances` reached). The container never sees 2× its capacity.
-- **Elsewhere (GKE, Vertex AI, direct), shed in front of the Python process**: e.g. an Envoy/Istio circuit breaker
-  (`maxPendingRequests`, `maxRequests`) or a gateway's rate limit, sized with the formula above.
-- **In the server**, `MAX_IN_FLIGHT` with `THREADS` above it (e.g. `THREADS=64 MAX_IN_FLIGHT=8`) keeps admitted
-  latency bounded and every answer a 200 or a shed up to the overload factor *c*ₐ ÷ *c*ₛ (about 1.8 here); past that,
-  gunicorn's HTTP parsing itself is the bottleneck and only shedding in front of the process (above) helps.
+- **On Cloud Run the platform sheds too, in front of the container.** `--concurrency` (= `THREADS`, 8) caps the
+  requests an instance receives; beyond that Cloud Run queues them briefly, scales out, and answers 429 itself when
+  no instance can take more (`--max-instances` reached).
+- **Elsewhere (GKE, Vertex AI, direct)**, the server's own bounds hold a worker at 2× its capacity; a gateway's rate
+  limit or an Envoy/Istio circuit breaker in front adds protection against floods far beyond that.
 """

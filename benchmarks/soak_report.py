@@ -93,6 +93,7 @@ class ConfigResult:
 
     env: dict[str, str]
     capacity_rps: float = 0.0
+    capacity_given: bool = False  # --capacity: not measured in this run
     capacity_p99_ms: float = 0.0
     capacity_non2xx: int = 0
     phases: list[Phase] = field(default_factory=list)
@@ -194,7 +195,10 @@ def config_section(result: ConfigResult) -> list[str]:
     shed_delta = result.shed_metric_after - result.shed_metric_before
     received = sum(p.shed for p in result.phases)
     lines = [f"### {result.label}", ""]
-    if result.capacity_rps:
+    if result.capacity_given:
+        lines.append(f"Capacity: **{result.capacity_rps:.0f} req/s**, given with `--capacity` (not measured here).")
+        lines.append("")
+    elif result.capacity_rps:
         lines.append(
             f"Capacity (wrk, closed loop): **{result.capacity_rps:.0f} req/s** admitted, p99 "
             f"{result.capacity_p99_ms:.1f} ms, {result.capacity_non2xx} non-2xx."

@@ -143,3 +143,13 @@ def test_a_missing_dependency_stops_the_run_with_the_install_command(monkeypatch
     error = capsys.readouterr().err
     assert "no_such_module_for_the_benchmarks (requirements-bench.txt)" in error
     assert "-m pip install -r requirements-bench.txt" in error
+
+
+def test_soak_report_says_whether_capacity_was_measured():
+    from benchmarks.soak_report import ConfigResult, config_section
+
+    given = ConfigResult(env={"MAX_IN_FLIGHT": "8"}, capacity_rps=523.0, capacity_given=True)
+    assert "523 req/s**, given with `--capacity` (not measured here)" in "\n".join(config_section(given))
+    measured = ConfigResult(env={}, capacity_rps=480.0, capacity_p99_ms=85.0)
+    text = "\n".join(config_section(measured))
+    assert "Capacity (wrk, closed loop): **480 req/s** admitted, p99 85.0 ms" in text and "--capacity" not in text
