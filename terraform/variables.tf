@@ -167,7 +167,7 @@ variable "max_instances" {
 
 variable "concurrency" {
   type        = number
-  description = "Maximum concurrent requests per instance; also sets the gunicorn THREADS so each request has a thread."
+  description = "Maximum concurrent requests per instance; also sets THREADS (request threads per worker) so each request has a thread."
   default     = 8
 
   validation {

@@ -1,13 +1,14 @@
 """The front door: an ASGI app for gunicorn's asyncio worker that reads requests, sheds, and runs Flask on threads.
 
-Why not gunicorn's thread worker: there every request, even one refused at once, costs about 0.6 ms of the GIL in
-gunicorn's own dispatching (measured: a do-nothing WSGI app tops out near 1,800 req/s on this 2-core machine, its
-asyncio worker near 19,000), so a worker offered twice what it can serve spends most of its time refusing and
-builds a backlog where no code can see it. Here the event loop reads every request and its body, and:
+Why not gunicorn's thread worker: there every request, even one refused at once, cost about 0.8 ms of the GIL in
+gunicorn's own dispatching (measured: a do-nothing WSGI app tops out near 1,800 req/s on this 2-core machine, a
+do-nothing app on its asyncio worker near 19,000), so a worker offered twice what it can serve spent most of its time
+refusing and built a backlog where no code could see it (docs/soak.md). Here the event loop reads every request and
+its body, and:
 
-- a POST is shed with 503 + Retry-After when ``MAX_IN_FLIGHT`` are already queued or running on the threads, or
-  when it waited longer than ``MAX_QUEUE_WAIT_MS`` for a thread (checked by the thread before any app code runs);
-  GETs (probes, metrics) are never shed;
+- a POST is shed with 503 + Retry-After when ``MAX_IN_FLIGHT`` POSTs are already being read, queued or run, or when
+  it waited longer than ``MAX_QUEUE_WAIT_MS`` for a thread (checked by the thread before any app code runs); a shed
+  POST's body is still read (and dropped) so the connection stays usable; GETs (probes, metrics) are never shed;
 - anything else runs the Flask app, unchanged, on a pool of ``THREADS`` threads, with a WSGI environ built from the
   ASGI scope; ``app.client_gone`` in the environ says whether the client has since disconnected.
 
@@ -176,9 +177,6 @@ class Front:
             log.warning("overloaded: shed %d requests with 503 in the last second (latest: %s)", count, reason)
         request_id = (b"x-request-id", f"{random.getrandbits(128):032x}".encode())
         return 503, [*self._shed_headers[reason], request_id], _SHED_BODIES[reason]
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
 
 
 def _no_write(data: bytes) -> None:
