@@ -66,7 +66,7 @@ class Front:
         self.max_queue_wait_s = max_queue_wait_ms / 1000
         self.max_request_bytes = max_request_bytes
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="request")
-        self._in_flight = 0  # POSTs queued or running on the pool; only touched on the event loop
+        self._in_flight = 0  # POSTs being read, queued or run; only touched on the event loop
         base = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
         base += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
         self._shed_headers = {
