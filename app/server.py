@@ -87,15 +87,7 @@ class ModelServer(BaseApplication):
             # One clear line, no traceback: the cause is in the message. The master then exits non-zero.
             log.error("model load failed: %s", exc)
             sys.exit(WORKER_BOOT_ERROR)
-        predictor = flask_app.extensions["predictor"]
-        return Front(
-            flask_app,
-            threads=self.settings.threads,
-            max_in_flight=self.settings.max_in_flight,
-            max_queue_wait_ms=self.settings.max_queue_wait_ms,
-            max_request_bytes=self.settings.max_request_bytes,
-            headers=[("X-Model-Name", predictor.name), ("X-Model-Version", str(predictor.version))],
-        )
+        return Front.for_app(flask_app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,8 +10,10 @@ from typing import Any
 def client_gone(environ: dict[str, Any]) -> Callable[[], bool]:
     """A cheap check: has the peer of this request's connection closed it? (False when unknown.)
 
-    gunicorn exposes the connection as ``gunicorn.socket``. A zero-byte peek means the client sent FIN; data
-    waiting (a pipelined request) or nothing to read means it is still there. The peek consumes nothing.
+    Under the production server, ``app.web.front`` hears the disconnect itself and puts the answer in the environ
+    as ``app.client_gone``. Under a WSGI server that exposes the connection as ``gunicorn.socket`` (gunicorn's
+    thread worker, e.g. functions-framework's), a zero-byte peek means the client sent FIN; data waiting (a
+    pipelined request) or nothing to read means it is still there. The peek consumes nothing.
     """
     known = environ.get("app.client_gone")  # set by app.web.front, which hears the disconnect itself
     if known is not None:

@@ -51,6 +51,20 @@ Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
 class Front:
     """ASGI app around a WSGI app. One per worker process; create it after fork."""
 
+    @classmethod
+    def for_app(cls, flask_app: Any) -> Front:
+        """The front for an app built by ``create_app``, configured from its settings."""
+        settings = flask_app.extensions["settings"]
+        predictor = flask_app.extensions["predictor"]
+        return cls(
+            flask_app,
+            threads=settings.threads,
+            max_in_flight=settings.max_in_flight,
+            max_queue_wait_ms=settings.max_queue_wait_ms,
+            max_request_bytes=settings.max_request_bytes,
+            headers=[("X-Model-Name", predictor.name), ("X-Model-Version", str(predictor.version))],
+        )
+
     def __init__(
         self,
         wsgi_app: Callable[..., Iterable[bytes]],

@@ -24,15 +24,7 @@ FAST = orjson.dumps({"instances": [[1, 2, 3]]})
 
 def make_front(toy_model_dir, toy_predictor, **env: str) -> Front:
     settings = Settings.from_env({"MODEL_URI": str(toy_model_dir), "MAX_BATCH_SIZE": "0", **env})
-    app = create_app(settings, toy_predictor)
-    return Front(
-        app,
-        threads=settings.threads,
-        max_in_flight=settings.max_in_flight,
-        max_queue_wait_ms=settings.max_queue_wait_ms,
-        max_request_bytes=settings.max_request_bytes,
-        headers=[("X-Model-Name", "toy"), ("X-Model-Version", "7")],
-    )
+    return Front.for_app(create_app(settings, toy_predictor))
 
 
 def scope(method: str = "POST", path: str = "/predict", headers: list | None = None, query: bytes = b"") -> dict:
