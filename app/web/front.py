@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from app import metrics
+from app.codecs.jsonio import dumps
+from app.errors import Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,14 @@ Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
 
-_SHED_BODIES = {
-    "in-flight": b'{"error": "server is overloaded (MAX_IN_FLIGHT requests in flight); retry shortly"}',
-    "queue-wait": b'{"error": "server is overloaded (queued longer than MAX_QUEUE_WAIT_MS); retry shortly"}',
+# Answers built from the one error hierarchy (status, headers, {"error": message}) once, not per request: the shed
+# path is outside Flask, so app.web.errors cannot render them, but they say the same things.
+_SHEDS = {
+    "in-flight": Overloaded("server is overloaded (MAX_IN_FLIGHT requests in flight); retry shortly"),
+    "queue-wait": Overloaded("server is overloaded (queued longer than MAX_QUEUE_WAIT_MS); retry shortly"),
 }
-_INTERNAL = b'{"error": "internal error"}'
+_SHED_BODIES = {reason: dumps({"error": error.message}) for reason, error in _SHEDS.items()}
+_INTERNAL = dumps({"error": "internal server error"})  # as app.web.errors says it for an unexpected error
 
 # A response as the thread hands it back: status, headers, body.
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
@@ -81,8 +86,7 @@ class Front:
         self.max_request_bytes = max_request_bytes
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="request")
         self._in_flight = 0  # POSTs being read, queued or run; only touched on the event loop
-        base = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
-        base += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        base = [(b"content-type", b"application/json"), *_encode(Overloaded.headers.items()), *_encode(headers)]
         self._shed_headers = {
             reason: [*base, (b"content-length", str(len(body)).encode())] for reason, body in _SHED_BODIES.items()
         }
@@ -173,8 +177,7 @@ class Front:
                 if close is not None:
                     close()
             status, headers = started
-            encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-            return int(status[:3]), encoded, body
+            return int(status[:3]), _encode(headers), body
         except Exception:  # Flask turns errors into responses; this is a bug in that path, not a bad request
             log.exception("unhandled error in the WSGI app")
             return 500, [(b"content-type", b"application/json")], _INTERNAL
@@ -190,7 +193,12 @@ class Front:
         if due:
             log.warning("overloaded: shed %d requests with 503 in the last second (latest: %s)", count, reason)
         request_id = (b"x-request-id", f"{random.getrandbits(128):032x}".encode())
-        return 503, [*self._shed_headers[reason], request_id], _SHED_BODIES[reason]
+        return Overloaded.status, [*self._shed_headers[reason], request_id], _SHED_BODIES[reason]
+
+
+def _encode(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """WSGI headers as ASGI wants them: lower-case latin-1 bytes."""
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
 def _no_write(data: bytes) -> None:

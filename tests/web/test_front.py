@@ -190,7 +190,7 @@ def test_an_exception_escaping_the_wsgi_app_is_a_500_and_logged(caplog):
     front = Front(broken, threads=1, max_in_flight=0, max_queue_wait_ms=0, max_request_bytes=10, headers=[])
     with caplog.at_level(logging.ERROR, logger="app.web.front"):
         done = asyncio.run(call(front, scope("GET", "/", headers=[])))
-    assert done.status == 500 and done.body == {"error": "internal error"}
+    assert done.status == 500 and done.body == {"error": "internal server error"}, "what app.web.errors says"
     assert "unhandled error in the WSGI app" in caplog.text and "RuntimeError: bug" in caplog.text
 
 
