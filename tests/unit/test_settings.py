@@ -72,6 +72,9 @@ def test_model_uri_wins_over_aip_storage_uri():
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"WARMUP": "maybe"}, "WARMUP"),
         ({"MAX_REQUEST_BYTES": "-1"}, "MAX_REQUEST_BYTES"),
+        ({"MAX_IN_FLIGHT": "-1"}, "MAX_IN_FLIGHT"),
+        ({"MAX_QUEUE_WAIT_MS": "50ms"}, "MAX_QUEUE_WAIT_MS"),
+        ({"MAX_QUEUE_WAIT_MS": "3600001"}, "MAX_QUEUE_WAIT_MS"),
         ({"AIP_PREDICT_ROUTE": "predict"}, "AIP_PREDICT_ROUTE"),
         ({"MODEL_NAME": "bad name/with slash"}, "MODEL_NAME"),
     ],
@@ -98,3 +101,9 @@ def test_values_are_typed():
         "DEBUG",
         Path("/var/cache/m"),
     )
+
+
+def test_overload_bounds_default_on_and_can_be_turned_off():
+    assert (Settings().max_in_flight, Settings().max_queue_wait_ms) == (128, 1000)
+    off = Settings.from_env({"MAX_IN_FLIGHT": "0", "MAX_QUEUE_WAIT_MS": "0"})
+    assert (off.max_in_flight, off.max_queue_wait_ms) == (0, 0)

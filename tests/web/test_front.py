@@ -212,3 +212,16 @@ def test_other_scopes_are_answered(kind):
         "websocket": ["websocket.close"],
     }[kind]
     assert [m["type"] for m in sent] == expected
+
+
+def test_zero_turns_both_bounds_off(toy_model_dir, toy_predictor):
+    front = make_front(toy_model_dir, toy_predictor, THREADS="1", MAX_IN_FLIGHT="0", MAX_QUEUE_WAIT_MS="0")
+
+    async def scenario() -> list[Exchange]:
+        slow = asyncio.ensure_future(call(front, scope(), SLOW))
+        while front._in_flight == 0:
+            await asyncio.sleep(0.001)
+        queued = [asyncio.ensure_future(call(front, scope(), FAST)) for _ in range(3)]
+        return [await slow, *[await q for q in queued]]
+
+    assert [e.status for e in asyncio.run(scenario())] == [200, 200, 200, 200], "waited for the thread, not shed"
