@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from app import metrics
-from app.batching import Batcher, is_batchable
+from app.batching import Batcher, BatchingSettings, is_batchable
 from app.drift import DriftMonitor
 from app.errors import InvalidInput, ModelLoadError, ModelNotReady, NotFound, Overloaded
 from app.tensors import SignatureInfo, format_shape
@@ -43,23 +43,32 @@ class Predictor:
         self.batchers: dict[str, Batcher] = {}
         self.drift: DriftMonitor | None = None  # attached by load_predictor after warm-up
 
-    def enable_batching(self, max_batch_size: int, max_wait: float = 0.0, max_queue: int = 256) -> list[str]:
+    def enable_batching(self, batching: BatchingSettings) -> list[str]:
         """Merge concurrent calls of every batchable signature; returns the names of those signatures."""
+        if not batching.max_batch_size:
+            return []
         for name, sig in self.model.signatures.items():
             if is_batchable(sig) and name not in self.batchers:
                 run = functools.partial(self._call, name)
                 depth = metrics.QUEUE_DEPTH.labels(name).set
-                self.batchers[name] = Batcher(name, run, max_batch_size, max_wait, max_queue, on_depth=depth)
+                self.batchers[name] = Batcher(
+                    name, run, batching.max_batch_size, batching.max_wait_s, batching.max_queue, on_depth=depth
+                )
         return sorted(self.batchers)
 
     def _call(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One model call, timed and counted."""
+        """One model call (of a whole batch when batching), timed, counted and observed for drift.
+
+        The bookkeeping is per call, not per request: under load one call serves many requests.
+        """
         started = time.perf_counter()
         outputs = self.model.run(signature_name, inputs)
         metrics.MODEL_LATENCY.labels(signature_name).observe(time.perf_counter() - started)
         rows = {len(a) for a in inputs.values() if a.ndim}
         if len(rows) == 1:
             metrics.BATCH_SIZE.labels(signature_name).observe(rows.pop())
+        if self.drift is not None:
+            self.drift.observe(signature_name, inputs)  # cheap, and never raises
         return outputs
 
     # -- readiness ---------------------------------------------------------------------------------------------
@@ -130,8 +139,6 @@ class Predictor:
         except Overloaded:
             metrics.SHED.labels(sig.name).inc()
             raise
-        if self.drift is not None:
-            self.drift.observe(sig.name, inputs)  # cheap, and never raises
         return outputs if wanted is None else {n: outputs[n] for n in wanted}
 
     def warm_up(self, records: Iterable[tuple[str, Mapping[str, np.ndarray]]] = ()) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
+from app.batching import BatchingSettings
 from app.model import Model
 from app.predictor import Predictor
 from app.settings import Settings
@@ -83,7 +84,8 @@ def toy_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def toy_predictor(toy_model_dir: Path) -> Predictor:
     predictor = Predictor(Model.load(toy_model_dir / "7"), "toy", 7, str(toy_model_dir / "7"))
-    predictor.enable_batching(max_batch_size=32)  # as in production: every request below goes through a batcher
+    # As in production: every request below goes through a batcher.
+    predictor.enable_batching(BatchingSettings(max_batch_size=32))
     predictor.mark_ready()
     return predictor
 

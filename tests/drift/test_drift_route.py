@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from app import create_app
+from app.batching import BatchingSettings
 from app.drift import DriftMonitor, DriftSettings
 from app.model import Model
 from app.predictor import Predictor
@@ -24,7 +25,7 @@ UNSHIFTED_SEED = 2
 def maintenance_app(maintenance_base_dir: Path) -> Flask:
     path = maintenance_base_dir / "1"
     predictor = Predictor(Model.load(path), "maintenance", 1, str(path))
-    predictor.enable_batching(max_batch_size=32)
+    predictor.enable_batching(BatchingSettings(max_batch_size=32))
     predictor.drift = DriftMonitor.from_saved_model(path, DriftSettings(eval_every=200))
     predictor.mark_ready()
     return create_app(Settings.from_env({"MODEL_URI": str(maintenance_base_dir)}), predictor)
