@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from app.predictor import Predictor
     from app.settings import Settings
+    from app.web.front import Front
 
 __version__ = "0.1.0"
 
@@ -32,9 +33,9 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes, PREDICT_ROUTE=settings.predict_route)
     app.extensions["predictor"] = predictor
     app.extensions["settings"] = settings
-    body.install_limits(app)  # MAX_INSTANCES, MAX_ELEMENTS, ... as one Limits object for the codecs
+    body.install_limits(app, settings.limits)  # MAX_INSTANCES, MAX_ELEMENTS, ... for the codecs
     errors.register_error_handlers(app)
-    middleware.install(app)
+    middleware.install(app, settings.access_log_sample)
     auth.install(app, settings)  # after the middleware, so 401/403 answers carry request ids and access lines
     for blueprint in (health.bp, tfserving.bp, v2.bp, openapi.bp, metrics.bp, drift.bp):
         app.register_blueprint(blueprint)
@@ -46,3 +47,11 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     if settings.predict_route != "/predict":
         app.add_url_rule(settings.predict_route, "aip_predict", tfserving.predict, methods=["POST"])
     return app
+
+
+def create_asgi_app(settings: Settings, predictor: Predictor) -> Front:
+    """The production app: the front door (``app.web.front``) around ``create_app``'s Flask app."""
+    from app.web.front import Front
+
+    headers = [("X-Model-Name", predictor.name), ("X-Model-Version", str(predictor.version))]
+    return Front(create_app(settings, predictor), settings.front, headers)

@@ -25,7 +25,10 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
 
     return {
         "bind": f"{settings.host}:{settings.port}",
-        "workers": settings.workers,
+        "workers": settings.worker_count,
+        # Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections over them;
+        # on one shared socket, whichever worker woke first took most of them (measured: docs/benchmarks.md).
+        "reuse_port": True,
         # gunicorn's asyncio worker reads requests and sheds; the Flask app runs on THREADS threads (app.web.front).
         "worker_class": "asgi",
         "asgi_loop": "asyncio",
@@ -54,13 +57,24 @@ def _child_exit(server: Any, worker: Any) -> None:
     worker_exited(worker.pid)
 
 
+def _first_to_fail() -> bool:
+    """True in the first worker of this server to call it (a marker file in the per-run metrics directory)."""
+    try:
+        os.close(os.open(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "boot-failed"), os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    except (KeyError, OSError):
+        pass  # no run directory (a test calling load() directly): say it
+    return True
+
+
 def _prepare_metrics_dir() -> None:
     """Give prometheus-client's multiprocess mode an empty directory before any worker forks."""
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if path:
         os.makedirs(path, exist_ok=True)
         for name in os.listdir(path):
-            if name.endswith(".db"):
+            if name.endswith(".db") or name == "boot-failed":
                 os.unlink(os.path.join(path, name))
     else:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
@@ -78,16 +92,18 @@ class ModelServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from app import create_app
-        from app.web.front import Front
+        from app import create_asgi_app
+        from app.startup import load_predictor
 
         try:
-            flask_app = create_app(self.settings)
+            predictor = load_predictor(self.settings)
         except ModelLoadError as exc:
             # One clear line, no traceback: the cause is in the message. The master then exits non-zero.
-            log.error("model load failed: %s", exc)
+            # Every worker meets the same cause; only the first to fail says it at ERROR (one alert).
+            level = logging.ERROR if _first_to_fail() else logging.WARNING
+            log.log(level, "model load failed: %s", exc)
             sys.exit(WORKER_BOOT_ERROR)
-        return Front.for_app(flask_app)
+        return create_asgi_app(self.settings, predictor)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,12 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings)
     _prepare_metrics_dir()
     log.info(
-        "starting %s on %s:%s (workers=%d, threads=%d), model %s from %s",
+        "starting %s on %s:%s (workers=%d, threads=%d, tensorflow threads=%d), model %s from %s",
         "model server",
         settings.host,
         settings.port,
-        settings.workers,
+        settings.worker_count,
         settings.threads,
+        settings.tf_thread_count,
         settings.model_name,
         settings.model_uri,
     )

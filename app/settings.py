@@ -13,6 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.batching import BatchingSettings
+from app.codecs.limits import Limits
+from app.cpus import usable_cpus
+
 #: The bundled demo model: ``<project root>/models/mnist`` (``/app/models/mnist`` in the container).
 DEMO_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "mnist"
 DEMO_MODEL_COMMAND = f"python -m model_export mnist --output {DEMO_MODEL_DIR}"
@@ -52,6 +56,20 @@ class DriftSettings:
 
 
 def _probability(env: Mapping[str, str], var: str, default: float) -> float:
+    value = _float(env, var, default)
+    if not 0.0 < value < 1.0:  # also NaN
+        raise SettingsError(f"{var}={_text(env, var)} must be between 0 and 1 (exclusive)")
+    return value
+
+
+def _fraction(env: Mapping[str, str], var: str, default: float) -> float:
+    value = _float(env, var, default)
+    if not 0.0 <= value <= 1.0:  # also NaN
+        raise SettingsError(f"{var}={_text(env, var)} must be between 0 and 1")
+    return value
+
+
+def _float(env: Mapping[str, str], var: str, default: float) -> float:
     raw = _text(env, var)
     if not raw:
         return default
@@ -59,9 +77,17 @@ def _probability(env: Mapping[str, str], var: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{var}={raw!r} is not a number") from None
-    if not 0.0 < value < 1.0:
-        raise SettingsError(f"{var}={raw} must be between 0 and 1 (exclusive)")
     return value
+
+
+@dataclass(frozen=True)
+class FrontSettings:
+    """The front door's section: threads, admission and body size (see the Settings fields of the same names)."""
+
+    threads: int = 8
+    max_in_flight: int = 128
+    max_queue_wait_ms: int = 1000
+    max_request_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -83,10 +109,12 @@ class Settings:
     """AIP_HEALTH_ROUTE: the extra readiness route (Vertex AI sets it)."""
     cache_dir: Path = Path("/tmp/model-cache")
     """MODEL_CACHE_DIR: where gs:// models are downloaded (Cloud Run's /tmp counts against memory)."""
-    workers: int = 1
-    """WORKERS: gunicorn worker processes; each loads its own copy of the model."""
+    workers: int = 0
+    """WORKERS: gunicorn worker processes, each with its own copy of the model (0: one per usable CPU)."""
     threads: int = 8
-    """THREADS: request threads per worker."""
+    """THREADS: request threads per worker; also the most requests one batched model call can merge per worker."""
+    tf_threads: int = 0
+    """TF_THREADS: TensorFlow's intra- and inter-op threads per worker (0: usable CPUs / workers, at least 1)."""
     graceful_timeout: int = 8
     """GRACEFUL_TIMEOUT: seconds in-flight requests get after SIGTERM (Cloud Run kills after 10)."""
     max_request_bytes: int = 32 * 1024 * 1024
@@ -95,6 +123,8 @@ class Settings:
     """LOG_FORMAT: 'json' (one structured object per line, for Cloud Logging) or 'text' (local dev)."""
     log_level: str = "INFO"
     """LOG_LEVEL: DEBUG, INFO, WARNING or ERROR."""
+    access_log_sample: float = 0.01
+    """ACCESS_LOG_SAMPLE: share of successful requests that get an access line (0-1); errors always do."""
     project_id: str = ""
     """GOOGLE_CLOUD_PROJECT: used to build the trace resource name in logs."""
     download_workers: int = 8
@@ -132,6 +162,37 @@ class Settings:
     warmup: bool = True
     """WARMUP: run one synthetic call per signature (and TF Serving warm-up records) before ready."""
 
+    # -- sections: each component gets its own part of the settings as an argument --------------------------
+    @property
+    def worker_count(self) -> int:
+        """WORKERS, or one per usable CPU when it is 0."""
+        return self.workers or usable_cpus()
+
+    @property
+    def tf_thread_count(self) -> int:
+        """TF_THREADS, or the usable CPUs shared out over the workers when it is 0 (at least 1)."""
+        return self.tf_threads or max(1, usable_cpus() // self.worker_count)
+
+    @property
+    def limits(self) -> Limits:
+        """What one request may hold (the codecs enforce it)."""
+        return Limits(
+            max_instances=self.max_instances,
+            max_elements=self.max_elements,
+            max_nesting_depth=self.max_nesting_depth,
+            max_string_bytes=self.max_string_bytes,
+        )
+
+    @property
+    def batching(self) -> BatchingSettings:
+        """How concurrent requests are merged into model calls."""
+        return BatchingSettings(self.max_batch_size, self.batch_timeout_ms / 1000, self.batch_queue_size)
+
+    @property
+    def front(self) -> FrontSettings:
+        """How the front door reads, admits and sheds requests."""
+        return FrontSettings(self.threads, self.max_in_flight, self.max_queue_wait_ms, self.max_request_bytes)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read settings from ``environ`` (default: the process environment)."""
@@ -149,12 +210,14 @@ class Settings:
             predict_route=_route(env, "AIP_PREDICT_ROUTE", cls.predict_route),
             health_route=_route(env, "AIP_HEALTH_ROUTE", cls.health_route),
             cache_dir=Path(_text(env, "MODEL_CACHE_DIR") or cls.cache_dir),
-            workers=_int(env, "WORKERS", cls.workers, 1, 64),
+            workers=_int(env, "WORKERS", cls.workers, 0, 64),
             threads=_int(env, "THREADS", cls.threads, 1, 256),
+            tf_threads=_int(env, "TF_THREADS", cls.tf_threads, 0, 256),
             graceful_timeout=_int(env, "GRACEFUL_TIMEOUT", cls.graceful_timeout, 0, 3600),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", cls.max_request_bytes, 1024, 2**31),
             log_format=_choice(env, "LOG_FORMAT", cls.log_format, ("json", "text")),
             log_level=_choice(env, "LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
+            access_log_sample=_fraction(env, "ACCESS_LOG_SAMPLE", cls.access_log_sample),
             project_id=_text(env, "GOOGLE_CLOUD_PROJECT"),
             download_workers=_int(env, "DOWNLOAD_WORKERS", cls.download_workers, 1, 64),
             download_retries=_int(env, "DOWNLOAD_RETRIES", cls.download_retries, 1, 20),

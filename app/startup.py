@@ -11,6 +11,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from app.drift import DriftMonitor
 from app.errors import ModelLoadError
@@ -42,9 +43,10 @@ def load_predictor(settings: Settings) -> Predictor:
             retries=settings.download_retries,
         )
         mark = time.perf_counter()
-        import tensorflow  # noqa: F401  (the import itself is the phase being timed)
+        import tensorflow as tf  # (the import itself is the phase being timed)
 
         phases["import_s"] = time.perf_counter() - mark
+        _size_thread_pools(tf, settings.tf_thread_count)
         resolved, phases["download_s"] = fetch.result()
 
     from app.model import Model
@@ -58,8 +60,7 @@ def load_predictor(settings: Settings) -> Predictor:
     calls = predictor.warm_up(_warmup_records(resolved.path)) if settings.warmup else 0
     phases["warmup_s"] = time.perf_counter() - mark
     predictor.drift = DriftMonitor.from_saved_model(resolved.path, settings.drift)  # after warm-up: not observed
-    if settings.max_batch_size:
-        predictor.enable_batching(settings.max_batch_size, settings.batch_timeout_ms / 1000, settings.batch_queue_size)
+    predictor.enable_batching(settings.batching)
     # The loaded graph is a large, long-lived object tree: move it out of the collector's view so full
     # collections (and the latency spikes they cause under load) do not walk it again and again.
     gc.collect()
@@ -89,6 +90,15 @@ def load_predictor(settings: Settings) -> Predictor:
         },
     )
     return predictor
+
+
+def _size_thread_pools(tf: Any, threads: int) -> None:
+    """TensorFlow's pools default to every core *per process*; with one worker per CPU that oversubscribes."""
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # the runtime is already initialised in this process (a second app in tests)
+        log.debug("TensorFlow's thread pools were already sized; keeping them")
 
 
 def _record_metrics(predictor: Predictor, phases: dict[str, float]) -> None:

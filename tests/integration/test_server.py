@@ -36,6 +36,7 @@ def mnist_server(mnist_base_dir, tmp_path_factory):
         "WORKERS": "2",
         "THREADS": "4",
         "GOOGLE_CLOUD_PROJECT": "test-proj",
+        "ACCESS_LOG_SAMPLE": "1",  # the log checks below read every access line
     }
     with run_server(env, tmp) as server:
         yield server

@@ -11,7 +11,8 @@ def test_defaults_serve_the_bundled_demo_model():
     s = Settings.from_env({})
     assert s.model_uri == str(DEMO_MODEL_DIR)
     assert s.model_name == "mnist"
-    assert (s.port, s.host, s.workers, s.threads) == (8080, "0.0.0.0", 1, 8)
+    assert (s.port, s.host, s.workers, s.threads, s.tf_threads) == (8080, "0.0.0.0", 0, 8, 0)
+    assert s.access_log_sample == 0.01
     assert s.max_request_bytes == 32 * 1024 * 1024
     assert s.cache_dir == Path("/tmp/model-cache")
     assert (s.predict_route, s.health_route, s.log_format) == ("/predict", "/readyz", "json")
@@ -66,7 +67,10 @@ def test_model_uri_wins_over_aip_storage_uri():
         ({"PORT": "http"}, "PORT"),
         ({"PORT": "70000"}, "PORT"),
         ({"AIP_HTTP_PORT": "0"}, "AIP_HTTP_PORT"),
-        ({"WORKERS": "0"}, "WORKERS"),
+        ({"WORKERS": "-1"}, "WORKERS"),
+        ({"TF_THREADS": "x"}, "TF_THREADS"),
+        ({"ACCESS_LOG_SAMPLE": "2"}, "ACCESS_LOG_SAMPLE"),
+        ({"ACCESS_LOG_SAMPLE": "nan"}, "ACCESS_LOG_SAMPLE"),
         ({"THREADS": "many"}, "THREADS"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
@@ -107,3 +111,20 @@ def test_overload_bounds_default_on_and_can_be_turned_off():
     assert (Settings().max_in_flight, Settings().max_queue_wait_ms) == (128, 1000)
     off = Settings.from_env({"MAX_IN_FLIGHT": "0", "MAX_QUEUE_WAIT_MS": "0"})
     assert (off.max_in_flight, off.max_queue_wait_ms) == (0, 0)
+
+
+def test_workers_and_tensorflow_threads_follow_the_usable_cpus(monkeypatch):
+    monkeypatch.setattr("app.settings.usable_cpus", lambda: 4)
+    auto = Settings()
+    assert (auto.worker_count, auto.tf_thread_count) == (4, 1), "one worker per CPU, one TF thread each"
+    two = Settings(workers=2)
+    assert (two.worker_count, two.tf_thread_count) == (2, 2), "the CPUs are shared out over the workers"
+    assert Settings(workers=8).tf_thread_count == 1, "never fewer than one"
+    assert Settings(workers=2, tf_threads=3).tf_thread_count == 3
+
+
+def test_components_get_their_sections():
+    s = Settings.from_env({"MAX_BATCH_SIZE": "16", "BATCH_TIMEOUT_MS": "5", "THREADS": "3", "MAX_INSTANCES": "9"})
+    assert (s.batching.max_batch_size, s.batching.max_wait_s, s.batching.max_queue) == (16, 0.005, 256)
+    assert (s.front.threads, s.front.max_in_flight, s.front.max_request_bytes) == (3, 128, 32 * 1024 * 1024)
+    assert s.limits.max_instances == 9
