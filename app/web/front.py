@@ -12,14 +12,16 @@ its body, and:
 - anything else runs the Flask app, unchanged, on a pool of ``THREADS`` threads, with a WSGI environ built from the
   ASGI scope; ``app.client_gone`` in the environ says whether the client has since disconnected.
 
-Bodies are read up to ``MAX_REQUEST_BYTES`` + 1 bytes: Flask answers the 413 from what it gets, and the connection
-is then closed rather than drained. Sheds are counted in ``model_server_shed_total{signature="in-flight"|
+A POST whose Content-Length (or, chunked, whose body as read) exceeds ``MAX_REQUEST_BYTES`` gets the 413 here, before
+any app code, and the rest of its body is read and dropped (within bounds) so that clients that write the whole body
+before reading see the 413, not a reset. Sheds are counted in ``model_server_shed_total{signature="in-flight"|
 "queue-wait"}`` and summarised in at most one WARNING line per second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import random
@@ -28,11 +30,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import metrics
 from app.codecs.jsonio import dumps
-from app.errors import Overloaded
+from app.errors import Overloaded, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from app.settings import FrontSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,11 @@ _SHEDS = {
     "queue-wait": Overloaded("server is overloaded (queued longer than MAX_QUEUE_WAIT_MS); retry shortly"),
 }
 _SHED_BODIES = {reason: dumps({"error": error.message}) for reason, error in _SHEDS.items()}
-_INTERNAL = dumps({"error": "internal server error"})  # as app.web.errors says it for an unexpected error
+_INTERNAL = dumps({"error": "internal server error"})
+
+#: After a 413, at most this much of the rest of the body is read (and dropped) before the connection closes.
+DRAIN_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 5.0  # as app.web.errors says it for an unexpected error
 
 # A response as the thread hands it back: status, headers, body.
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
@@ -56,40 +65,30 @@ Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
 class Front:
     """ASGI app around a WSGI app. One per worker process; create it after fork."""
 
-    @classmethod
-    def for_app(cls, flask_app: Any) -> Front:
-        """The front for an app built by ``create_app``, configured from its settings."""
-        settings = flask_app.extensions["settings"]
-        predictor = flask_app.extensions["predictor"]
-        return cls(
-            flask_app,
-            threads=settings.threads,
-            max_in_flight=settings.max_in_flight,
-            max_queue_wait_ms=settings.max_queue_wait_ms,
-            max_request_bytes=settings.max_request_bytes,
-            headers=[("X-Model-Name", predictor.name), ("X-Model-Version", str(predictor.version))],
-        )
-
     def __init__(
-        self,
-        wsgi_app: Callable[..., Iterable[bytes]],
-        *,
-        threads: int,
-        max_in_flight: int,
-        max_queue_wait_ms: int,
-        max_request_bytes: int,
-        headers: list[tuple[str, str]],
+        self, wsgi_app: Callable[..., Iterable[bytes]], settings: FrontSettings, headers: list[tuple[str, str]]
     ) -> None:
+        """``headers`` go on every shed answer (the WSGI app adds its own to everything else)."""
         self.wsgi_app = wsgi_app
-        self.max_in_flight = max_in_flight or 1 << 62
-        self.max_queue_wait_s = max_queue_wait_ms / 1000
-        self.max_request_bytes = max_request_bytes
-        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="request")
+        self.max_in_flight = settings.max_in_flight or 1 << 62
+        self.max_queue_wait_s = settings.max_queue_wait_ms / 1000
+        self.max_request_bytes = settings.max_request_bytes
+        self.pool = ThreadPoolExecutor(settings.threads, thread_name_prefix="request")
         self._in_flight = 0  # POSTs being read, queued or run; only touched on the event loop
         base = [(b"content-type", b"application/json"), *_encode(Overloaded.headers.items()), *_encode(headers)]
         self._shed_headers = {
             reason: [*base, (b"content-length", str(len(body)).encode())] for reason, body in _SHED_BODIES.items()
         }
+        too_large = PayloadTooLarge(
+            f"request body is larger than the limit of {self.max_request_bytes} bytes (MAX_REQUEST_BYTES)"
+        )
+        self._too_large_body = dumps({"error": too_large.message})
+        self._too_large_headers = [
+            *base[:1],
+            *_encode(headers),
+            (b"content-length", str(len(self._too_large_body)).encode()),
+            (b"connection", b"close"),
+        ]
         self._shed_lock = threading.Lock()  # sheds are counted on the loop and on pool threads
         self._shed_since_log = 0
         self._last_shed_log = 0.0
@@ -107,10 +106,13 @@ class Front:
         arrived = time.monotonic()
         if scope["method"] != "POST":
             await self._serve(scope, receive, send, None)
+        elif _declared_length(scope) > self.max_request_bytes:
+            # Answered from Content-Length, before a byte of the body is read (and before any 100 Continue).
+            await self._too_large(scope, receive, send, drain=not _expects_continue(scope))
         elif self._in_flight >= self.max_in_flight:
             # Read and drop the body, so the connection stays usable and the client reads its 503 (closing a
             # socket with unread data resets it, and a reset can discard the response before it is read).
-            if await self._read_body(receive, keep=False) is not None:
+            if await self._drain(receive):
                 await _send(send, self._shed_reply("in-flight"))
         else:
             self._in_flight += 1  # counted from here: a body being read is held in memory too
@@ -125,24 +127,36 @@ class Front:
         body = await self._read_body(receive)
         if body is None:
             return  # the client went away mid-body: there is no one to answer
-        gone = threading.Event()
-        # Once the body is complete the next message is the disconnect; a body cut at the limit is not read on.
-        complete = len(body) <= self.max_request_bytes
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, gone)) if complete else None
-        environ = _environ(scope, body, gone.is_set)
+        if len(body) > self.max_request_bytes:  # a chunked body with no Content-Length ran past the limit
+            await self._too_large(scope, receive, send, drain=True)
+            return
+        client_gone, watcher = _disconnect_check(receive)
+        environ = _environ(scope, body, client_gone)
         try:
-            reply = await asyncio.get_running_loop().run_in_executor(self.pool, self._run, environ, deadline)
+            reply = await self._on_pool(environ, deadline)
         finally:
             if watcher is not None:
                 watcher.cancel()
-        if not gone.is_set():
+        if not client_gone():
             await _send(send, reply)
 
-    async def _read_body(self, receive: Receive, keep: bool = True) -> bytes | None:
-        """The body, cut at ``max_request_bytes`` + 1 bytes; None if the client disconnected first.
+    def _on_pool(self, environ: dict[str, Any], deadline: float | None) -> asyncio.Future[Reply]:
+        """``_run`` on a pool thread, as a future of the event loop (one wake-up of the loop when it is done).
 
-        A body cut short leaves the rest unread: the server then closes the connection after the response.
+        Lighter than ``loop.run_in_executor``, which chains two futures per call: this is paid by every request.
         """
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[Reply] = loop.create_future()
+
+        def work() -> None:
+            reply = self._run(environ, deadline)  # never raises: errors become a 500 reply
+            loop.call_soon_threadsafe(_resolve, result, reply)
+
+        self.pool.submit(work)
+        return result
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The body, cut at ``max_request_bytes`` + 1 bytes; None if the client disconnected first."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -151,12 +165,38 @@ class Front:
                 return None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if keep and chunk:
+            if chunk:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
             if size > self.max_request_bytes:
                 return b"".join(chunks)[: self.max_request_bytes + 1]
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, drain: bool) -> None:
+        """413, then read and drop the rest of the body (within bounds) before the connection is closed.
+
+        Clients such as Python's urllib and requests write the whole body before they read the response; closing
+        the socket while they still write resets the connection, and they see a broken pipe instead of the 413.
+        Draining up to ``DRAIN_BYTES`` or ``DRAIN_SECONDS`` lets them finish. A client that sent
+        ``Expect: 100-continue`` got no 100 and sends no body: there is nothing to drain.
+        """
+        reply = (PayloadTooLarge.status, [*self._too_large_headers, _request_id_header()], self._too_large_body)
+        await _send(send, reply)
+        log.info("413: request body over MAX_REQUEST_BYTES=%d (%s %s)", self.max_request_bytes, *_what(scope))
+        if drain:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._drain(receive, DRAIN_BYTES), DRAIN_SECONDS)
+
+    async def _drain(self, receive: Receive, limit: int | None = None) -> bool:
+        """Read and drop the body (up to ``limit`` bytes); False if the client disconnected first."""
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return False
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False) or (limit is not None and size > limit):
+                return True
 
     def _run(self, environ: dict[str, Any], deadline: float | None) -> Reply:
         """On a pool thread: shed if this waited too long, else call the WSGI app and collect its response."""
@@ -192,8 +232,32 @@ class Front:
                 count, self._shed_since_log, self._last_shed_log = self._shed_since_log, 0, now
         if due:
             log.warning("overloaded: shed %d requests with 503 in the last second (latest: %s)", count, reason)
-        request_id = (b"x-request-id", f"{random.getrandbits(128):032x}".encode())
-        return Overloaded.status, [*self._shed_headers[reason], request_id], _SHED_BODIES[reason]
+        return Overloaded.status, [*self._shed_headers[reason], _request_id_header()], _SHED_BODIES[reason]
+
+
+def _request_id_header() -> tuple[bytes, bytes]:
+    return b"x-request-id", f"{random.getrandbits(128):032x}".encode()
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _declared_length(scope: Scope) -> int:
+    """The request's Content-Length (0 when absent or unreadable: the body is then measured as it is read)."""
+    value = _header(scope, b"content-length")
+    return int(value) if value is not None and value.strip().isdigit() else 0
+
+
+def _expects_continue(scope: Scope) -> bool:
+    return (_header(scope, b"expect") or b"").strip().lower() == b"100-continue"
+
+
+def _what(scope: Scope) -> tuple[str, str]:
+    return scope["method"], scope["path"][:200]
 
 
 def _encode(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
@@ -209,6 +273,25 @@ async def _send(send: Send, reply: Reply) -> None:
     status, headers, body = reply
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _resolve(future: asyncio.Future[Reply], reply: Reply) -> None:
+    if not future.done():  # the request's task may have been cancelled (the worker is stopping)
+        future.set_result(reply)
+
+
+def _disconnect_check(receive: Receive) -> tuple[Callable[[], bool], asyncio.Future | None]:
+    """A cheap "has the client gone away?" for a request whose body has been read, and the task behind it if any.
+
+    gunicorn's ASGI body receiver (``receive``'s object, pinned gunicorn 27) already records a lost connection in
+    ``_disconnected``; reading that costs nothing per request. With any other ASGI server, a task waits for the
+    ``http.disconnect`` message, which is the next message once the body is complete.
+    """
+    receiver = getattr(receive, "__self__", None)
+    if receiver is not None and isinstance(getattr(type(receiver), "_disconnected", None), property):
+        return lambda: bool(receiver._disconnected), None
+    gone = threading.Event()
+    return gone.is_set, asyncio.ensure_future(_watch_disconnect(receive, gone))
 
 
 async def _watch_disconnect(receive: Receive, gone: threading.Event) -> None:

@@ -14,17 +14,18 @@ from typing import Any
 import orjson
 import pytest
 
-from app import create_app
-from app.settings import Settings
+from app import create_asgi_app
+from app.settings import FrontSettings, Settings
 from app.web.front import Front, _environ
 
 SLOW = orjson.dumps({"signature_name": "spin", "instances": [300_000]})
 FAST = orjson.dumps({"instances": [[1, 2, 3]]})
+TINY = FrontSettings(threads=1, max_in_flight=0, max_queue_wait_ms=0, max_request_bytes=10)
 
 
 def make_front(toy_model_dir, toy_predictor, **env: str) -> Front:
     settings = Settings.from_env({"MODEL_URI": str(toy_model_dir), "MAX_BATCH_SIZE": "0", **env})
-    return Front.for_app(create_app(settings, toy_predictor))
+    return create_asgi_app(settings, toy_predictor)
 
 
 def scope(method: str = "POST", path: str = "/predict", headers: list | None = None, query: bytes = b"") -> dict:
@@ -159,12 +160,52 @@ def test_sheds_what_waited_longer_than_max_queue_wait(toy_model_dir, toy_predict
     assert asyncio.run(call(front, scope(), FAST)).status == 200, "a request that did not wait is served"
 
 
-def test_a_body_over_the_limit_is_413_and_not_read_further(toy_model_dir, toy_predictor):
+class Recording(Exchange):
+    """An exchange that notes how many body chunks had been read when the response started."""
+
+    read_before_response: int | None = None
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.read_before_response is None:
+            self.read_before_response = self.received
+        await super().send(message)
+
+
+def test_a_chunked_body_over_the_limit_is_413_then_drained(toy_model_dir, toy_predictor):
     front = make_front(toy_model_dir, toy_predictor, MAX_REQUEST_BYTES="1024")
-    exchange = Exchange([b"[" * 800, b"[" * 800, b"[" * 800, b"]"])
+    exchange = Recording([b"[" * 800, b"[" * 800, b"[" * 800, b"]"])
     asyncio.run(front(scope(), exchange.receive, exchange.send))
     assert exchange.status == 413 and "MAX_REQUEST_BYTES" in exchange.body["error"]
-    assert exchange.received == 2, "reading stopped once the body passed the limit"
+    assert exchange.read_before_response == 2, "answered once the body passed the limit"
+    assert exchange.received == 4, "then read the rest, so the client can finish writing and read the 413"
+    assert exchange.headers[b"connection"] == b"close" and exchange.headers[b"x-model-version"] == b"7"
+
+
+def test_a_declared_length_over_the_limit_is_413_before_reading(toy_model_dir, toy_predictor):
+    front = make_front(toy_model_dir, toy_predictor, MAX_REQUEST_BYTES="1024")
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"2401")]
+    exchange = Recording([b"[" * 800, b"[" * 800, b"[" * 800, b"]"])
+    asyncio.run(front(scope(headers=headers), exchange.receive, exchange.send))
+    assert exchange.status == 413 and exchange.read_before_response == 0
+    assert exchange.received == 4
+    assert front._in_flight == 0, "a refused body is not counted as in flight"
+
+
+def test_expect_100_continue_gets_the_413_and_nothing_is_read(toy_model_dir, toy_predictor):
+    front = make_front(toy_model_dir, toy_predictor, MAX_REQUEST_BYTES="1024")
+    headers = [(b"content-length", b"4096"), (b"expect", b"100-continue")]
+    exchange = Recording([b"x" * 4096])
+    asyncio.run(front(scope(headers=headers), exchange.receive, exchange.send))
+    assert exchange.status == 413 and exchange.received == 0, "reading would have sent 100 Continue"
+
+
+def test_draining_stops_at_its_bound(toy_model_dir, toy_predictor, monkeypatch):
+    monkeypatch.setattr("app.web.front.DRAIN_BYTES", 2000)
+    front = make_front(toy_model_dir, toy_predictor, MAX_REQUEST_BYTES="1024")
+    headers = [(b"content-length", b"100000")]
+    exchange = Recording([b"x" * 1000] * 100)
+    asyncio.run(front(scope(headers=headers), exchange.receive, exchange.send))
+    assert exchange.status == 413 and exchange.received == 3, "stopped after passing 2000 bytes"
 
 
 def test_no_answer_to_a_client_that_left(toy_model_dir, toy_predictor):
@@ -187,7 +228,7 @@ def test_an_exception_escaping_the_wsgi_app_is_a_500_and_logged(caplog):
     def broken(environ, start_response):
         raise RuntimeError("bug")
 
-    front = Front(broken, threads=1, max_in_flight=0, max_queue_wait_ms=0, max_request_bytes=10, headers=[])
+    front = Front(broken, TINY, [])
     with caplog.at_level(logging.ERROR, logger="app.web.front"):
         done = asyncio.run(call(front, scope("GET", "/", headers=[])))
     assert done.status == 500 and done.body == {"error": "internal server error"}, "what app.web.errors says"
@@ -196,7 +237,7 @@ def test_an_exception_escaping_the_wsgi_app_is_a_500_and_logged(caplog):
 
 @pytest.mark.parametrize("kind", ["lifespan", "websocket"])
 def test_other_scopes_are_answered(kind):
-    front = Front(lambda e, s: [], threads=1, max_in_flight=0, max_queue_wait_ms=0, max_request_bytes=10, headers=[])
+    front = Front(lambda e, s: [], TINY, [])
     messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
     sent: list[dict] = []
 
