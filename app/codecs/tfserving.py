@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from app.codecs.jsonio import dumps, has_nonfinite
+from app.codecs.jsonio import dumps, has_nonfinite, only_numbers_in_data
 from app.codecs.limits import Budget, Limits, check_free_form
 from app.codecs.values import output_to_json, to_array
 from app.errors import InvalidInput
@@ -33,15 +33,19 @@ class PredictRequest:
 
 
 def decode_predict(
-    body: Any, signature_for: Callable[[str | None], SignatureInfo], limits: Limits | None = None
+    body: Any,
+    signature_for: Callable[[str | None], SignatureInfo],
+    limits: Limits | None = None,
+    raw: bytes | None = None,
 ) -> PredictRequest:
     """Decode a parsed JSON body. ``signature_for`` maps a signature name (None: default) to its description.
 
-    ``limits`` (default: the default ``Limits``) bounds the rows, values, nesting and string sizes.
+    ``limits`` (default: the default ``Limits``) bounds the rows, values, nesting and string sizes. ``raw``, the
+    body's bytes, lets plain numeric data be converted in one step (same results, same errors, less time).
     """
-    budget = Budget(limits or Limits())
     if not isinstance(body, dict):
         raise InvalidInput("request body must be a JSON object with 'instances' or 'inputs'")
+    budget = Budget(limits or Limits(), plain_numbers=raw is not None and only_numbers_in_data(raw, body))
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
         raise InvalidInput(

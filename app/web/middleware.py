@@ -1,4 +1,9 @@
-"""Per-request plumbing: request id, the served model's headers on every response, one access log line."""
+"""Per-request plumbing: request id, the served model's headers on every response, metrics, the access line.
+
+Access lines are sampled (``ACCESS_LOG_SAMPLE``, default 1 %): formatting and writing a structured line costs
+several percent of a worker at full load (docs/benchmarks.md), and on Cloud Run the platform's request log already
+records every request with its status, latency and trace. Every error response (status >= 400) is logged.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +26,14 @@ def new_request_id() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
-def install(app: Flask) -> None:
-    """Register the before/after request hooks."""
+def install(app: Flask, access_log_sample: float) -> None:
+    """Register the before/after request hooks; ``access_log_sample`` is the share of successes logged."""
     app.before_request(_start)
-    app.after_request(_finish)
+
+    def finish(response: Response) -> Response:
+        return _finish(response, access_log_sample)
+
+    app.after_request(finish)
 
 
 def _start() -> None:
@@ -33,7 +42,7 @@ def _start() -> None:
     g.request_id = incoming if _CLIENT_REQUEST_ID.fullmatch(incoming) else new_request_id()
 
 
-def _finish(response: Response) -> Response:
+def _finish(response: Response, sample: float) -> Response:
     predictor = current_app.extensions["predictor"]
     request_id = getattr(g, "request_id", None) or new_request_id()
     response.headers["X-Request-Id"] = request_id
@@ -43,6 +52,8 @@ def _finish(response: Response) -> Response:
     route = getattr(g, "route", None) or (request.url_rule.rule if request.url_rule else "unmatched")
     metrics.REQUESTS.labels(route, str(predictor.version), str(response.status_code)).inc()
     metrics.REQUEST_LATENCY.labels(route).observe(latency)
+    if response.status_code < 400 and (sample <= 0.0 or random.random() >= sample):
+        return response
     log.info(
         "%s %s %d %.1fms",
         request.method,

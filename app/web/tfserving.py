@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 from app.codecs.tfserving import decode_predict, encode_predict
 from app.errors import MethodNotAllowed, ModelNotReady, NotFound
 from app.predictor import Predictor
-from app.web.body import read_json, request_limits
+from app.web.body import parse_json, read_body, request_limits
 from app.web.disconnect import client_gone
 from app.web.responses import json_response
 
@@ -26,8 +26,8 @@ def predict() -> Response:
     predictor: Predictor = current_app.extensions["predictor"]
     if not predictor.ready:
         raise ModelNotReady(f"model {predictor.name!r} is not ready")
-    body, _ = read_json(request)
-    decoded = decode_predict(body, predictor.signature, request_limits())
+    raw = read_body(request)
+    decoded = decode_predict(parse_json(raw), predictor.signature, request_limits(), raw)
     outputs = predictor.predict(decoded.inputs, decoded.signature_name, cancelled=client_gone(request.environ))
     return Response(encode_predict(outputs, decoded.row_format), mimetype="application/json")
 

@@ -102,7 +102,13 @@ def json_lines(log: str) -> list[dict]:
 
 
 def test_sigterm_under_load_loses_no_accepted_request(toy_model_dir, tmp_path):
-    env = {"MODEL_URI": str(toy_model_dir), "MODEL_NAME": "toy", "THREADS": "8", "GOOGLE_CLOUD_PROJECT": "test-proj"}
+    env = {
+        "MODEL_URI": str(toy_model_dir),
+        "MODEL_NAME": "toy",
+        "THREADS": "8",
+        "GOOGLE_CLOUD_PROJECT": "test-proj",
+        "ACCESS_LOG_SAMPLE": "1",  # every 200 is matched to its access line below
+    }
     with run_server(env, tmp_path) as server:
         url = urlsplit(server.url)
         stop = threading.Event()

@@ -73,19 +73,37 @@ def test_unexpected_errors_are_500_without_internals(caplog):
     assert any(rec.exc_info and "secret internal detail" in str(rec.exc_info[1]) for rec in caplog.records)
 
 
-def test_one_access_line_per_request(client, caplog):
+def access_lines(client, caplog, requests=1, status_path="/v1/models/toy:predict"):
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger="app.access"):
-        client.post(
-            "/v1/models/toy:predict",
-            data=orjson.dumps({"instances": [[1, 2, 3]]}),
-            content_type="application/json",
-            headers={"X-Request-Id": "r-1"},
-        )
-    lines = [r for r in caplog.records if r.name == "app.access"]
+        for _ in range(requests):
+            client.post(
+                status_path,
+                data=orjson.dumps({"instances": [[1, 2, 3]]}),
+                content_type="application/json",
+                headers={"X-Request-Id": "r-1"},
+            )
+    return [r for r in caplog.records if r.name == "app.access"]
+
+
+def test_one_access_line_per_request_when_every_request_is_sampled(toy_model_dir, toy_predictor, caplog):
+    settings = Settings.from_env({"MODEL_URI": str(toy_model_dir), "ACCESS_LOG_SAMPLE": "1"})
+    lines = access_lines(create_app(settings, toy_predictor).test_client(), caplog)
     assert len(lines) == 1
     fields = lines[0].json_fields
     assert fields["request_id"] == "r-1" and fields["status"] == 200 and fields["model_version"] == "7"
     assert fields["latency_ms"] > 0 and lines[0].http_request["status"] == 200
+
+
+def test_successes_are_sampled_and_errors_always_logged(toy_model_dir, toy_predictor, caplog):
+    settings = Settings.from_env({"MODEL_URI": str(toy_model_dir), "ACCESS_LOG_SAMPLE": "0.1"})
+    client = create_app(settings, toy_predictor).test_client()
+    sampled = len(access_lines(client, caplog, requests=2000))
+    assert 120 < sampled < 280, f"about 10 % of 2000 successes, got {sampled}"  # 6 sigma either side
+    errors = access_lines(client, caplog, requests=20, status_path="/v1/models/nope:predict")
+    assert len(errors) == 20 and {r.json_fields["status"] for r in errors} == {404}
+    off = Settings.from_env({"MODEL_URI": str(toy_model_dir), "ACCESS_LOG_SAMPLE": "0"})
+    assert access_lines(create_app(off, toy_predictor).test_client(), caplog, requests=50) == []
 
 
 @pytest.mark.parametrize("route", ["/healthz", "/readyz", "/v2/health/live"])
