@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_MODEL := models/mnist
 
-.PHONY: run test lint unit check-infra container-smoke demo-model venv clean bench system-deps
+.PHONY: run test lint unit check-infra container-smoke demo-model venv clean bench system-deps peer-venvs
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -48,10 +48,21 @@ test: lint unit check-infra
 container-smoke:
 	scripts/container-smoke
 
-# On demand, not in CI: this server vs the seeds' pattern and the careful-simple server; writes docs/benchmarks.*
-bench: $(STAMP)
+# The peers the benchmarks measure (MLServer, BentoML), each in its own venv: their opentelemetry pins conflict.
+.venv-%/.installed: benchmarks/peers/requirements-%.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	test -x .venv-$*/bin/python || $(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -r $<
+	touch $@
+
+peer-venvs: .venv-mlserver/.installed .venv-bentoml/.installed
+
+# On demand, not in CI: this server vs the seeds' pattern, the careful-simple server, MLServer and BentoML;
+# writes docs/benchmarks.*
+bench: $(STAMP) peer-venvs
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) .venv-infra $(DEMO_MODEL) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-infra .venv-mlserver .venv-bentoml $(DEMO_MODEL) .pytest_cache .ruff_cache

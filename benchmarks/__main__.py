@@ -1,7 +1,9 @@
-"""``python -m benchmarks [--quick] [--duration 10s] [--ours-env WORKERS=2] ...``: measure, then write the report.
+"""``python -m benchmarks [--quick] [--duration 10s] [--servers ours,mlserver] ...``: measure, then write the report.
 
-Measures our server, baseline (a) (the seeds' Keras ``model.predict`` pattern) and baseline (b) (Flask calling the
-SavedModel signature) on the same demo MNIST model with wrk at several concurrencies, then the cold starts, and
+Measures our server, baseline (a) (the seeds' Keras ``model.predict`` pattern), baseline (b) (Flask calling the
+SavedModel signature) and the peers MLServer and BentoML (each with its own adaptive batching, from its own venv:
+``make peer-venvs``; a peer whose venv is missing is skipped, and the output and report say so) on the same demo
+MNIST model with wrk at several concurrencies, then the cold starts, and
 writes ``docs/benchmarks.md`` and ``docs/benchmarks.png`` (a ``--quick`` smoke run writes to ``build/benchmarks/quick``
 instead, so it never replaces a real run). Run from the repository root with the project's venv.
 
@@ -19,7 +21,7 @@ import signal
 import sys
 from pathlib import Path
 
-from benchmarks.servers import ROOT
+from benchmarks.servers import ROOT, SERVER_KEYS
 
 REQUIRED = {
     "matplotlib": "requirements-bench.txt",
@@ -53,6 +55,15 @@ def concurrency_list(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
+def server_list(text: str) -> tuple[str, ...]:
+    """Parse ``ours,simple,mlserver`` (names from ``SERVER_KEYS``) into those names, in the harness's order."""
+    names = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(names - set(SERVER_KEYS))
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"expected some of {','.join(SERVER_KEYS)}, got {text!r}")
+    return tuple(key for key in SERVER_KEYS if key in names)
+
+
 def env_assignments(text: str) -> dict[str, str]:
     """Parse ``WORKERS=2,THREADS=16`` into a dict."""
     pairs = [part.split("=", 1) for part in text.split(",") if part]
@@ -78,6 +89,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--cold-runs", type=int, default=None, help="cold starts per scenario (default 3; quick 1)")
     parser.add_argument("--no-cold-start", action="store_true", help="skip the cold-start measurements")
+    parser.add_argument(
+        "--servers",
+        type=server_list,
+        default=SERVER_KEYS,
+        metavar="NAME[,...]",
+        help=f"measure only these (default all: {','.join(SERVER_KEYS)}; ours includes its --ours-env runs)",
+    )
     parser.add_argument(
         "--ours-env",
         type=env_assignments,
@@ -145,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         generator=args.load_generator,
         cold_start=not args.no_cold_start,
         quick=quick,
+        servers=args.servers,
     )
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
@@ -160,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for target in report.target_rows(results):
         print(f"{target.verdict:4s}  {target.name}: {target.measured} (bound {target.bound})")
+    for label, reason in results.skipped.items():
+        print(f"SKIPPED  {label}: {reason}")
     print(f"\nwrote {path} and {path.with_suffix('.png')} in {results.wall_s / 60:.1f} min")
     failed = any(s.failure for s in results.servers) or any(c.failure for c in results.cold)
     return 1 if failed else 0

@@ -7,7 +7,13 @@ from pathlib import Path
 from benchmarks.run import Results
 
 P99_TARGET_MS = 50.0
-FIXED_STYLE = {"ours": ("C0", "o"), "simple": ("C1", "D"), "seed": ("C3", "^")}
+FIXED_STYLE = {
+    "ours": ("C0", "o"),
+    "simple": ("C1", "D"),
+    "seed": ("C3", "^"),
+    "mlserver": ("C2", "v"),
+    "bentoml": ("C5", "P"),
+}
 
 
 def draw(results: Results, path: Path) -> None:
@@ -18,7 +24,7 @@ def draw(results: Results, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_rps, ax_p99) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    extra_colors = iter(["C4", "C5", "C6", "C7", "C8"])
+    extra_colors = iter(["C4", "C6", "C7", "C8"])
     for server in results.servers:
         if not server.loads:
             continue
@@ -39,7 +45,7 @@ def draw(results: Results, path: Path) -> None:
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
     ax_p99.legend(fontsize=8)
-    fig.suptitle(f"POST /predict, one 28×28×1 MNIST image per request — {results.started_utc}", fontsize=10)
+    fig.suptitle(f"One 28×28×1 MNIST image per request — {results.started_utc}", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)

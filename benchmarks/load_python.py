@@ -21,8 +21,10 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def run_threads(port: int, body_path: Path, concurrency: int, duration_s: float, timeout_s: float) -> LoadResult:
-    """Drive ``POST /predict`` on ``127.0.0.1:port`` from ``concurrency`` threads for ``duration_s`` seconds."""
+def run_threads(
+    port: int, path: str, body_path: Path, concurrency: int, duration_s: float, timeout_s: float
+) -> LoadResult:
+    """Drive ``POST path`` on ``127.0.0.1:port`` from ``concurrency`` threads for ``duration_s`` seconds."""
     body = body_path.read_bytes()
     headers = {"Content-Type": "application/json"}
     latencies: list[float] = []
@@ -36,7 +38,7 @@ def run_threads(port: int, body_path: Path, concurrency: int, duration_s: float,
         while time.monotonic() < deadline:
             sent = time.perf_counter()
             try:
-                conn.request("POST", "/predict", body=body, headers=headers)
+                conn.request("POST", path, body=body, headers=headers)
                 response = conn.getresponse()
                 response.read()
             except (OSError, http.client.HTTPException) as exc:

@@ -3,7 +3,8 @@
 All servers are started first (one after another, each waiting for its first prediction) and run side by side;
 idle, they use no CPU. Then, for each round and each concurrency, each server in turn gets a warm-up run and a
 measured run (the server order rotates between rounds). A result per server and concurrency is the median over
-rounds (``load.median_of``). A server that fails is recorded and skipped from then on; the others go on.
+rounds (``load.median_of``). A server that fails is recorded and skipped from then on; the others go on. Each
+server gets the benchmark image in its own protocol's body (``protocols.body_file``) at its own path.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks import load, load_python, procs, servers
+from benchmarks import load, load_python, procs, protocols, servers
 from benchmarks.load import LoadResult
 from benchmarks.servers import RunningServer, ServerFailed, ServerSpec
 
@@ -28,15 +29,15 @@ def measure_once(
 ) -> LoadResult:
     """One load run with wrk (or the Python fallback)."""
     if wrk:
-        return load.run_wrk(wrk, f"{server.url}/predict", body_path, concurrency, seconds, timeout_s)
-    return load_python.run_threads(server.port, body_path, concurrency, seconds, timeout_s)
+        return load.run_wrk(wrk, f"{server.url}{server.spec.path}", body_path, concurrency, seconds, timeout_s)
+    return load_python.run_threads(server.port, server.spec.path, body_path, concurrency, seconds, timeout_s)
 
 
 def drain(server: RunningServer, body: bytes) -> None:
     """Wait until requests abandoned by the last run are answered: one prediction must get through."""
     if server.process.poll() is not None:
         raise ServerFailed(f"{server.spec.label} exited with {server.process.returncode}")
-    status, _ = servers.post_predict(server.port, body, timeout=DRAIN_TIMEOUT_S)
+    status, _ = servers.post_predict(server.port, body, timeout=DRAIN_TIMEOUT_S, path=server.spec.path)
     if status != 200:
         raise ServerFailed(f"{server.spec.label} answered {status} to a single prediction after the run")
 
@@ -62,11 +63,14 @@ def load_test(
     wrk: str | None,
     log: Callable[[str], None],
 ) -> None:
-    """Fill in each ``ServerRun`` (start time, digit, raw runs, medians); every server is stopped on return."""
-    body = body_path.read_bytes()
+    """Fill in each ``ServerRun`` (start time, digit, raw runs, medians); every server is stopped on return.
+
+    ``body_path`` is the TF-Serving body; the other protocols' bodies are derived from it."""
+    bodies = {run.spec.key: protocols.body_file(run.spec.protocol, body_path) for run in runs}
     live: dict[str, RunningServer] = {}
     with contextlib.ExitStack() as stack:
         for run in runs:
+            body = bodies[run.spec.key].read_bytes()
             try:
                 server = stack.enter_context(servers.start(run.spec, body, log_path(config, run.spec)))
             except (ServerFailed, OSError) as exc:
@@ -76,14 +80,14 @@ def load_test(
             live[run.spec.key] = server
             run.first_prediction_s, run.digit = server.first_prediction_s, server.digit
             log(f"{run.spec.label}: first prediction after {server.first_prediction_s:.1f}s (digit {server.digit})")
-        for round_index in range(config.repeat):
+        for round_index in range(config.repeat if runs else 0):
             order = runs[round_index % len(runs) :] + runs[: round_index % len(runs)]
             for concurrency in config.concurrencies:
                 for run in order:
                     if run.failure:
                         continue
                     try:
-                        result = warm_then_measure(config, live[run.spec.key], body_path, concurrency, wrk)
+                        result = warm_then_measure(config, live[run.spec.key], bodies[run.spec.key], concurrency, wrk)
                     except (ServerFailed, RuntimeError, OSError) as exc:
                         run.failure = str(exc).splitlines()[0]
                         log(f"{run.spec.label}: FAILED at c={concurrency}: {exc}")

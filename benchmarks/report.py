@@ -7,10 +7,9 @@ import json
 import statistics
 from pathlib import Path
 
-from benchmarks import targets
+from benchmarks import servers, targets
 from benchmarks.load import LoadResult
 from benchmarks.run import Results, ServerRun
-from benchmarks.servers import ROOT
 
 MIB = 2**20
 NOISY_SHARE = 0.10  # other work above this share of the CPU earns a warning at the top of the report
@@ -33,7 +32,7 @@ def _errors(r: LoadResult) -> str:
 
 
 def _shown(path: Path) -> str:
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+    return str(path.relative_to(servers.ROOT)) if path.is_relative_to(servers.ROOT) else str(path)
 
 
 def _at(server: ServerRun | None, concurrency: int) -> LoadResult | None:
@@ -41,12 +40,15 @@ def _at(server: ServerRun | None, concurrency: int) -> LoadResult | None:
 
 
 def load_table(results: Results) -> list[str]:
-    """One row per server and concurrency, with our server's req/s ratios to (a) and (b)."""
+    """One row per server and concurrency, with our server's req/s ratios to (b), (a), MLServer and BentoML."""
     by_kind = {s.spec.kind: s for s in results.servers if s.spec.kind != "ours"}
-    rows = []
+    compared = targets.RATIO_BOUNDS.items()
+    header = ["server", "conc.", "req/s", "p50 ms", "p99 ms", "p99/p50", "errors", "peak RSS MiB"]
+    header += [f"ours ÷ {name}" for _, (name, _) in compared]
+    rows = [[label, "—", f"skipped: {reason}", *["—"] * (len(header) - 3)] for label, reason in results.skipped.items()]
     for server in results.servers:
         if server.failure and not server.loads:
-            rows.append([server.spec.label, "—", f"failed: {server.failure}", *["—"] * 7])
+            rows.append([server.spec.label, "—", f"failed: {server.failure}", *["—"] * (len(header) - 3)])
         for r in server.loads:
             is_ours = server.spec.kind == "ours"
             p99 = f"{'≥ ' if r.percentiles_truncated else ''}{r.p99_ms:.1f}"
@@ -60,21 +62,18 @@ def load_table(results: Results) -> list[str]:
                     f"{r.p99_ms / r.p50_ms:.1f}" if r.p50_ms else "—",
                     _errors(r),
                     f"{r.peak_rss_bytes / MIB:.0f}",
-                    _ratio(r, _at(by_kind.get("seed"), r.concurrency)) if is_ours else "—",
-                    _ratio(r, _at(by_kind.get("simple"), r.concurrency)) if is_ours else "—",
+                    *(_ratio(r, _at(by_kind.get(kind), r.concurrency)) if is_ours else "—" for kind, _ in compared),
                 ]
             )
-    header = ["server", "conc.", "req/s", "p50 ms", "p99 ms", "p99/p50", "errors", "peak RSS MiB", "÷ (a)", "÷ (b)"]
-    return _table(header, rows, "lrrrrrrrrr")
+    return _table(header, rows, "l" + "r" * (len(header) - 1))
 
 
 def target_rows(results: Results) -> list[targets.Target]:
     """Every target, for each configuration of our server, then the cold starts."""
-    kinds = {s.spec.kind: s.loads for s in results.servers if s.spec.kind != "ours"}
+    others = {s.spec.kind: s.loads for s in results.servers if s.spec.kind != "ours"}
     rows = []
     for server in (s for s in results.servers if s.spec.kind == "ours"):
-        seed, simple = kinds.get("seed", []), kinds.get("simple", [])
-        rows += targets.throughput_targets(server.spec.label, server.loads, seed, simple)
+        rows += targets.throughput_targets(server.spec.label, server.loads, others)
     return rows + targets.cold_start_targets(results.cold, results.import_s)
 
 
@@ -123,10 +122,49 @@ def generator_line(results: Results) -> str:
     )
 
 
+def peer_lines(results: Results) -> list[str]:
+    """How the peers were run (only those in this run), each with its own adaptive batching."""
+    kinds = {s.spec.kind for s in results.servers}
+    lines = []
+    if "mlserver" in kinds:
+        batching = servers.MLSERVER_BATCHING
+        lines.append(
+            "- MLServer 1.7.1 (`.venv-mlserver`, `benchmarks/peers/requirements-mlserver.txt`) with the custom runtime "
+            "`benchmarks/peers/mlserver_runtime.py` (`tf.saved_model.load(uri).signatures['serving_default']`, "
+            "warmed up at load); the harness writes its `settings.json` and `mnist/model-settings.json` into the work "
+            f"dir. Adaptive batching: `max_batch_size` {batching['max_batch_size']}, `max_batch_time` "
+            f"{batching['max_batch_time']} s (MLServer waits that long for a batch to fill, so it is added to each "
+            f"request at c=1); `parallel_workers` {servers.MLSERVER_PARALLEL_WORKERS} (inference processes, one per "
+            "core, beside the main process, which does HTTP, JSON and the batching: faster at c=32 than its default "
+            "of 1 on this machine); `debug` off, so no access log line. Its request is the V2 JSON of the same image, "
+            '`POST /v2/models/mnist/infer` with `{"inputs": [{"name": "image", "shape": [1, 28, 28, 1], '
+            '"datatype": "FP32", "data": [784 floats]}]}`.'
+        )
+    if "bentoml" in kinds:
+        batching = servers.BENTOML_BATCHING
+        lines.append(
+            "- BentoML 1.4.40 (`.venv-bentoml`, `benchmarks/peers/requirements-bentoml.txt`) serving "
+            "`benchmarks/peers/bento_service.py`: a `@bentoml.api(batchable=True)` taking the images as an "
+            "`np.ndarray` and answering the probabilities. Adaptive batching: `max_batch_size` "
+            f"{batching['max_batch_size']}, `max_latency_ms` {batching['max_latency_ms']} (BentoML picks the wait "
+            "from the latencies it observes, and answers 503 past that bound); "
+            f"{servers.BENTOML_WORKERS} worker processes, one per core, each with its own HTTP server, batcher and "
+            "model (faster at c=32 than one worker on this machine); access log off. Its request is `POST /predict` "
+            'with `{"image": [the same 28×28×1 image]}`.'
+        )
+    if lines:
+        lines.append(
+            "- The peers log no line per request while ours writes one: if anything, the comparison favours them. "
+            "Each runs from its own venv (their OpenTelemetry pins conflict with each other) with the same "
+            "tensorflow-cpu and numpy as ours."
+        )
+    return lines
+
+
 def method_lines(results: Results) -> list[str]:
     """How each server was run and how the numbers were taken."""
     cfg, m = results.config, results.manifest
-    lines = ["### Servers (all on 127.0.0.1, same trained weights, same request)", ""]
+    lines = ["### Servers (all on 127.0.0.1, same trained weights, same image in each request)", ""]
     for s in results.servers:
         first = f"first prediction {s.first_prediction_s:.1f} s after start" if s.first_prediction_s else s.failure
         lines.append(f"- **{s.spec.label}** ({first}): `{s.spec.command_line()}`")
@@ -144,9 +182,11 @@ def method_lines(results: Results) -> list[str]:
         "- (b) `benchmarks/baselines/simple_signature.py`: Flask calling "
         "`tf.saved_model.load(path).signatures['serving_default'](image=tf.constant(...))`, loaded once per worker "
         "(imported after fork, no `--preload`) and warmed up with one call.",
+        *peer_lines(results),
         f"- The model: the demo MNIST CNN trained by `model_export.mnist` (held-out accuracy "
         f"{m['heldout_accuracy']:.3f}), SavedModel {m['saved_model_bytes'] / MIB:.1f} MiB. "
-        f'Every request is `{{"instances": [one held-out 28×28×1 digit]}}` ({m["body_bytes"]} bytes, '
+        f'Every request to ours and the baselines is `{{"instances": [one held-out 28×28×1 digit]}}` '
+        f"({m['body_bytes']} bytes, "
         f"label {m['digit_label']}); each server's first prediction of it was checked against "
         f"{m['digit_predicted']} (the SavedModel's).",
         "",
@@ -242,6 +282,7 @@ def render(results: Results) -> str:
         "and other work may run alongside. Compare runs from the same machine and session; re-run to check a change.",
         *[f"- {note}" for note in results.notes],
         *[f"- {s.spec.label} failed: {s.failure}" for s in results.servers if s.failure],
+        *[f"- {label} was not measured: {reason}" for label, reason in results.skipped.items()],
         *[f"- cold start ({c.scenario}) failed: {c.failure}" for c in results.cold if c.failure],
         "",
     ]

@@ -17,7 +17,7 @@ from typing import Any
 from benchmarks import coldstart, load, loadtest, machine, prepare, procs, servers
 from benchmarks.coldstart import ColdStart
 from benchmarks.load import LoadResult
-from benchmarks.servers import ServerFailed, ServerSpec
+from benchmarks.servers import SERVER_KEYS, ServerFailed, ServerSpec
 
 PREPARE_TIMEOUT_S = 900.0
 
@@ -40,6 +40,7 @@ class Config:
     generator: str = "auto"
     cold_start: bool = True
     quick: bool = False
+    servers: tuple[str, ...] = SERVER_KEYS
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Results:
     manifest: dict[str, Any] = field(default_factory=dict)
     generator: str = ""
     servers: list[ServerRun] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # label of a server not run: why
     import_s: list[float] = field(default_factory=list)
     cold: list[ColdStart] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -145,13 +147,31 @@ def _recorded_failure(scenario: ColdStart) -> Iterator[None]:
         log(f"cold start {scenario.scenario}: FAILED: {exc}")
 
 
-def server_specs(config: Config, manifest: dict[str, Any]) -> list[ServerSpec]:
-    """Our server (default settings, then each ``--ours-env`` configuration), then baselines (b) and (a)."""
-    base_dir = str(Path(manifest["saved_model"]).parent)
-    specs = [servers.ours(base_dir, {})]
-    specs += [servers.ours(base_dir, env, key=f"ours-{i + 2}") for i, env in enumerate(config.ours_envs)]
-    specs += [servers.simple(manifest["saved_model"]), servers.seed(manifest["keras_model"])]
-    return specs
+def server_specs(config: Config, manifest: dict[str, Any]) -> tuple[list[ServerSpec], dict[str, str]]:
+    """Those of ``config.servers``, in this order: our server (default settings, then each ``--ours-env``
+    configuration), baselines (b) and (a), MLServer and BentoML. The peers whose venv is missing are returned
+    apart, label to reason, instead of being started."""
+    base_dir, saved_model = str(Path(manifest["saved_model"]).parent), manifest["saved_model"]
+    wanted = set(config.servers)
+    specs = []
+    if "ours" in wanted:
+        specs.append(servers.ours(base_dir, {}))
+        specs += [servers.ours(base_dir, env, key=f"ours-{i + 2}") for i, env in enumerate(config.ours_envs)]
+    if "simple" in wanted:
+        specs.append(servers.simple(saved_model))
+    if "seed" in wanted:
+        specs.append(servers.seed(manifest["keras_model"]))
+    skipped = {}
+    for key in ("mlserver", "bentoml"):
+        if key not in wanted:
+            continue
+        if reason := servers.missing_peer(key):
+            skipped[servers.PEER_LABELS[key]] = reason
+        elif key == "mlserver":
+            specs.append(servers.mlserver(saved_model, config.work_dir / "mlserver"))
+        else:
+            specs.append(servers.bentoml(saved_model, config.work_dir / "bentoml-home"))
+    return specs, skipped
 
 
 def run(config: Config) -> Results:
@@ -168,7 +188,10 @@ def run(config: Config) -> Results:
     body_path = Path(results.manifest["body"])
     wrk, results.generator = load_generator(config.generator)
     log(f"load generator: {results.generator}")
-    results.servers = [ServerRun(spec) for spec in server_specs(config, results.manifest)]
+    specs, results.skipped = server_specs(config, results.manifest)
+    for label, reason in results.skipped.items():
+        log(f"{label}: SKIPPED: {reason}")
+    results.servers = [ServerRun(spec) for spec in specs]
     loadtest.load_test(config, results.servers, body_path, wrk, log)
     expected = results.manifest["digit_predicted"]
     for server_run in results.servers:

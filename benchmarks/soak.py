@@ -124,7 +124,7 @@ def measure_capacity(
     runner = (
         (lambda c, s: load.run_wrk(wrk, f"{server.url}/predict", body_path, c, s, args.timeout))
         if wrk
-        else (lambda c, s: load_python.run_threads(server.port, body_path, c, s, args.timeout))
+        else (lambda c, s: load_python.run_threads(server.port, "/predict", body_path, c, s, args.timeout))
     )
     runner(args.capacity_concurrency, 2.0)
     return runner(args.capacity_concurrency, args.capacity_seconds)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
 import pytest
 
 from benchmarks import __main__ as cli
-from benchmarks import procs, report, targets
-from benchmarks.__main__ import concurrency_list, env_assignments, seconds
+from benchmarks import procs, protocols, report, servers, targets
+from benchmarks.__main__ import concurrency_list, env_assignments, seconds, server_list
 from benchmarks.coldstart import ColdRun, ColdStart, startup_phases
 from benchmarks.load import LoadResult, median_of, parse_wrk
-from benchmarks.run import Config, Results, ServerRun
+from benchmarks.run import Config, Results, ServerRun, server_specs
 from benchmarks.servers import ServerSpec
 
 
@@ -73,18 +74,30 @@ def test_throughput_targets_pass_and_fail():
     ours = [result(1, 400, 2.0, 5.0), result(32, 2000, 15, 40)]
     simple = [result(1, 300, 3.0, 200), result(32, 300, 80, 360)]
     seed = [result(1, 13, 60, 150), result(32, 12, 1200, 1900)]
-    verdicts = {t.name.split(": ", 1)[1]: t.passed for t in targets.throughput_targets("ours", ours, seed, simple)}
+    mlserver, bentoml = [result(32, 1300, 25, 45)], [result(32, 1000, 30, 60)]
+    others = {"simple": simple, "seed": seed, "mlserver": mlserver, "bentoml": bentoml}
+    verdicts = {t.name.split(": ", 1)[1]: t.passed for t in targets.throughput_targets("ours", ours, others)}
     assert verdicts == {
         "req/s at c=32 vs (b)": True,  # 6.7x
         "req/s at c=32 vs (a)": True,  # 167x
+        "req/s at c=32 vs MLServer": True,  # 1.54x
+        "req/s at c=32 vs BentoML": True,  # 2.0x
         "p99 at c=32": True,
         "p99/p50 at c=1": True,  # 2.5x
         "p50 at c=1 vs (b)": True,
     }
     slow = [result(1, 100, 4.0, 20.0), result(32, 600, 50, 70)]
-    assert not any(t.passed for t in targets.throughput_targets("ours", slow, seed, simple))
-    unmeasured = targets.throughput_targets("ours", [], [], [])
-    assert [t.verdict for t in unmeasured] == ["n/a"] * 5
+    assert not any(t.passed for t in targets.throughput_targets("ours", slow, others))
+    unmeasured = targets.throughput_targets("ours", [], {})
+    assert [t.verdict for t in unmeasured] == ["n/a"] * 7
+
+
+def test_a_peer_not_measured_leaves_its_target_unmeasured_and_the_others_checked():
+    ours, simple = [result(32, 2000, 15, 40)], [result(32, 300, 80, 360)]
+    by_name = {t.name: t for t in targets.throughput_targets("ours", ours, {"simple": simple})}
+    assert by_name["ours: req/s at c=32 vs (b)"].passed
+    assert by_name["ours: req/s at c=32 vs MLServer"].measured == "not measured"
+    assert by_name["ours: req/s at c=32 vs BentoML"].verdict == "n/a"
 
 
 def test_cold_start_bounds_follow_the_issue_formulas():
@@ -121,11 +134,113 @@ def test_report_renders_tables_targets_and_failures(tmp_path):
         "digit_label": 7,
         "digit_predicted": 7,
     }
+    results.skipped = {"BentoML 1.4": ".venv-bentoml not found"}
     text = report.render(results)
     assert "| ours | 1 | 400.0 | 2.00 | 5.0 | 2.5 | 0 |" in text
+    assert "| ours ÷ (b) | ours ÷ (a) | ours ÷ MLServer | ours ÷ BentoML |" in text
     assert "(a) seed pattern failed: exited with 3" in text
+    assert "| BentoML 1.4 | — | skipped: .venv-bentoml not found |" in text
+    assert "BentoML 1.4 was not measured: .venv-bentoml not found" in text
     assert "Quick smoke run" in text
     assert '"verdict": "n/a"' in report.to_json(results)
+
+
+IMAGE = [[[0.0], [0.5]], [[0.25], [1.0]]]  # a 2×2×1 "image"
+
+
+def test_each_protocol_carries_the_same_image():
+    assert protocols.body(protocols.TF_SERVING, IMAGE) == {"instances": [IMAGE]}
+    assert protocols.body(protocols.V2, IMAGE) == {
+        "inputs": [{"name": "image", "shape": [1, 2, 2, 1], "datatype": "FP32", "data": [0.0, 0.5, 0.25, 1.0]}]
+    }
+    assert protocols.body(protocols.BENTOML, IMAGE) == {"image": [IMAGE]}
+    with pytest.raises(ValueError, match="unknown protocol"):
+        protocols.body("grpc", IMAGE)
+
+
+def test_peer_bodies_are_written_next_to_the_tf_serving_body(tmp_path):
+    tf_serving = tmp_path / "body.json"
+    tf_serving.write_text(json.dumps({"instances": [IMAGE]}))
+    assert protocols.body_file(protocols.TF_SERVING, tf_serving) == tf_serving
+    v2 = protocols.body_file(protocols.V2, tf_serving)
+    assert v2 == tmp_path / "body-v2.json"
+    assert json.loads(v2.read_text())["inputs"][0]["data"] == [0.0, 0.5, 0.25, 1.0]
+    assert json.loads(protocols.body_file(protocols.BENTOML, tf_serving).read_text()) == {"image": [IMAGE]}
+
+
+@pytest.mark.parametrize(
+    ("protocol", "answer"),
+    [
+        (protocols.TF_SERVING, {"predictions": [{"digit": 7, "probabilities": [0.1] * 10}]}),
+        (
+            protocols.V2,
+            {
+                "model_name": "mnist",
+                "outputs": [
+                    {"name": "probabilities", "shape": [1, 10], "datatype": "FP32", "data": [0.0] * 10},
+                    {"name": "digit", "shape": [1, 1], "datatype": "INT64", "data": [7]},
+                ],
+            },
+        ),
+        (protocols.BENTOML, [[0.01, 0.0, 0.0, 0.02, 0.0, 0.0, 0.0, 0.95, 0.01, 0.01]]),
+    ],
+)
+def test_the_predicted_digit_is_read_from_each_protocols_answer(protocol, answer):
+    assert protocols.predicted_digit(protocol, json.dumps(answer).encode()) == 7
+
+
+def test_server_list_keeps_the_harness_order_and_rejects_unknown_names():
+    assert server_list("bentoml,ours,mlserver") == ("ours", "mlserver", "bentoml")
+    for text in ("ours,triton", ",", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            server_list(text)
+    assert cli.parse_args([]).servers == servers.SERVER_KEYS
+
+
+def _config(tmp_path, keys):
+    return Config("python -m benchmarks", tmp_path, tmp_path, 2, 1, 10, (1,), 1, servers=keys)
+
+
+MANIFEST = {"saved_model": "/m/mnist/1", "keras_model": "/m/mnist.keras"}
+
+
+def test_a_peer_without_its_venv_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setitem(servers.PEER_VENVS, "mlserver", tmp_path / ".venv-mlserver")
+    monkeypatch.setitem(servers.PEER_VENVS, "bentoml", tmp_path / ".venv-bentoml")
+    specs, skipped = server_specs(_config(tmp_path, ("simple", "mlserver", "bentoml")), MANIFEST)
+    assert [s.key for s in specs] == ["simple"]
+    assert skipped == {
+        "MLServer 1.7": ".venv-mlserver not found (create it with `make peer-venvs`; `make bench` does it first)",
+        "BentoML 1.4": ".venv-bentoml not found (create it with `make peer-venvs`; `make bench` does it first)",
+    }
+
+
+def test_peer_specs_run_from_their_venv_with_their_own_protocol_path_and_settings(tmp_path, monkeypatch):
+    for key in ("mlserver", "bentoml"):
+        command = tmp_path / f".venv-{key}" / "bin" / key
+        command.parent.mkdir(parents=True)
+        command.touch()
+        monkeypatch.setitem(servers.PEER_VENVS, key, command.parent.parent)
+    specs, skipped = server_specs(_config(tmp_path, servers.SERVER_KEYS), MANIFEST)
+    assert skipped == {}
+    by_key = {s.key: s for s in specs}
+    assert list(by_key) == ["ours", "simple", "seed", "mlserver", "bentoml"]
+    mlserver, bentoml = by_key["mlserver"], by_key["bentoml"]
+    assert mlserver.argv[:2] == (str(tmp_path / ".venv-mlserver" / "bin" / "mlserver"), "start")
+    assert (mlserver.path, mlserver.protocol, mlserver.env["MLSERVER_HTTP_PORT"]) == (
+        "/v2/models/mnist/infer",
+        protocols.V2,
+        "{port}",
+    )
+    model_settings = json.loads((tmp_path / "mlserver" / "mnist" / "model-settings.json").read_text())
+    assert model_settings["parameters"] == {"uri": "/m/mnist/1"}
+    assert model_settings["max_batch_size"] > 1 and model_settings["max_batch_time"] > 0  # batching on
+    settings = json.loads((tmp_path / "mlserver" / "settings.json").read_text())
+    assert (settings["grpc_port"], settings["metrics_port"]) == (0, 0)  # free ports: only HTTP is measured
+    assert settings["parallel_workers"] == servers.MLSERVER_PARALLEL_WORKERS
+    assert bentoml.argv[:2] == (str(tmp_path / ".venv-bentoml" / "bin" / "bentoml"), "serve")
+    assert (bentoml.path, bentoml.protocol, bentoml.env["MODEL_PATH"]) == ("/predict", protocols.BENTOML, "/m/mnist/1")
+    assert by_key["ours"].protocol == by_key["simple"].protocol == protocols.TF_SERVING
 
 
 def test_tree_rss_sums_a_process_and_its_children(tmp_path):
