@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import tempfile
 from typing import Any
@@ -55,6 +56,23 @@ def _child_exit(server: Any, worker: Any) -> None:
     from app.metrics import worker_exited
 
     worker_exited(worker.pid)
+
+
+def _port_in_use(host: str, port: int) -> str:
+    """Why ``host:port`` cannot be listened on, or "" if it can.
+
+    Each worker binds its own socket with SO_REUSEPORT, and Linux lets any number of such sockets of one user share
+    a port: a second server started by mistake would silently take half the connections. A probe bound without
+    SO_REUSEPORT fails while anything listens there, so the mistake is an error at start instead.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn: TIME_WAIT leftovers are fine
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return ""
 
 
 def _first_to_fail() -> bool:
@@ -121,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("invalid configuration: %s", exc)
         return 2
     setup_logging(settings)
+    busy = _port_in_use(settings.host, settings.port)
+    if busy:
+        log.error("cannot listen on %s:%d: %s (is another server running there?)", settings.host, settings.port, busy)
+        return 1
     _prepare_metrics_dir()
     log.info(
         "starting %s on %s:%s (workers=%d, threads=%d, tensorflow threads=%d), model %s from %s",

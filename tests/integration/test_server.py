@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -153,3 +154,16 @@ def test_bad_setting_exits_2_naming_the_variable(tmp_path):
     assert result.returncode == 2
     (entry,) = json_lines(result.stdout)
     assert entry["severity"] == "ERROR" and entry["message"] == "invalid configuration: PORT='eighty' is not an integer"
+
+
+def test_a_port_already_listened_on_is_an_error_not_a_shared_port(tmp_path):
+    # Workers listen with SO_REUSEPORT; without this check a second server would silently share the port.
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as a running server's workers do
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_to_exit({"HOST": "127.0.0.1", "PORT": str(port)}, tmp_path, timeout=60)
+    assert result.returncode == 1
+    (entry,) = json_lines(result.stdout)
+    assert entry["severity"] == "ERROR" and entry["message"].startswith(f"cannot listen on 127.0.0.1:{port}: ")
