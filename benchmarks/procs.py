@@ -79,19 +79,37 @@ def _children_map() -> dict[int, list[int]]:
     return tree
 
 
-def tree_rss_bytes(root_pid: int) -> int:
-    """Sum of the resident set sizes of ``root_pid`` and all its descendants (0 if it is gone)."""
+def _tree(root_pid: int) -> Iterator[int]:
+    """``root_pid`` and all its descendants."""
     tree = _children_map()
-    total, stack = 0, [root_pid]
+    stack = [root_pid]
     while stack:
         pid = stack.pop()
+        yield pid
+        stack.extend(tree.get(pid, ()))
+
+
+def tree_rss_bytes(root_pid: int) -> int:
+    """Sum of the resident set sizes of ``root_pid`` and all its descendants (0 if it is gone)."""
+    total = 0
+    for pid in _tree(root_pid):
         try:
-            resident_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES
         except (OSError, IndexError, ValueError):
             continue
-        total += resident_pages * PAGE_BYTES
-        stack.extend(tree.get(pid, ()))
     return total
+
+
+def tree_cpu_seconds(root_pid: int) -> float:
+    """User + system CPU used so far by ``root_pid`` and its living descendants."""
+    ticks = 0
+    for pid in _tree(root_pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler:
