@@ -49,15 +49,16 @@ class Predictor:
             return []
         for name, sig in self.model.signatures.items():
             if is_batchable(sig) and name not in self.batchers:
-                run = functools.partial(self._call, name)
+                run = functools.partial(self.run, name)
                 depth = metrics.QUEUE_DEPTH.labels(name).set
                 self.batchers[name] = Batcher(
                     name, run, batching.max_batch_size, batching.max_wait_s, batching.max_queue, on_depth=depth
                 )
         return sorted(self.batchers)
 
-    def _call(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One model call (of a whole batch when batching), timed, counted and observed for drift.
+    def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One model call with inputs already checked (a whole batch when batching), timed, counted and observed for
+        drift. No readiness gate and no batcher: ``predict`` is the request path, this is what it ends in.
 
         The bookkeeping is per call, not per request: under load one call serves many requests.
         """
@@ -135,7 +136,7 @@ class Predictor:
                 )
         batcher = self.batchers.get(sig.name)
         try:
-            outputs = batcher.submit(inputs, cancelled) if batcher else self._call(sig.name, inputs)
+            outputs = batcher.submit(inputs, cancelled) if batcher else self.run(sig.name, inputs)
         except Overloaded:
             metrics.SHED.labels(sig.name).inc()
             raise

@@ -1,19 +1,25 @@
 """Lines -> model -> one outcome per line, with bad lines isolated instead of failing the job.
 
 Each line is one instance in TF Serving's row format, decoded by the server's own codec (``app.codecs``), so a
-line is valid here exactly when it would be valid in ``{"instances": [line]}``. A batch that the codec or the
-graph rejects is narrowed down: lines that are invalid on their own are reported, the rest are tried together
-once more, and if the graph still rejects them they are run line by line, so only the bad lines are reported.
+line is valid here exactly when it would be valid in ``{"instances": [line]}``. A batch of plain numeric lines
+is first decoded in one step (``dense.py``); any doubt there, or a batch the model rejects, goes to the general
+path: each line parsed on its own, the batch decoded by the codec. A batch that the codec or the graph rejects is
+narrowed down: lines that are invalid on their own are reported, the rest are tried together once more, and if
+the graph still rejects them they are run line by line, so only the bad lines are reported.
+
+``prepare`` (reading the lines, parsing, decoding) and ``outcomes`` (the model call) are separate steps so that
+the job can prepare the next batch while the model runs this one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
+from app.batch.dense import DenseLines
 from app.codecs import jsonio
 from app.codecs.limits import Limits
 from app.codecs.tfserving import decode_predict
@@ -41,6 +47,26 @@ class Rejected:
 Outcome = Predicted | Rejected
 
 
+class Parsed(NamedTuple):
+    """The instances of a batch parsed one by one: the JSON values, and the lines that are not JSON."""
+
+    rows: list[Any]
+    positions: list[int]
+    """The position in the batch of each row."""
+    rejected: dict[int, Rejected]
+
+
+class Prepared(NamedTuple):
+    """A batch of lines made ready for the model call."""
+
+    lines: Sequence[bytes]
+    instances: list[int]
+    """Positions of the lines that are instances (not blank)."""
+    inputs: dict[str, np.ndarray] | None
+    """Every instance decoded in one step, when the dense shortcut applied; else ``parsed`` is set."""
+    parsed: Parsed | None
+
+
 def parse_line(data: bytes) -> Any:
     """One JSON value; raises InvalidInput (worded for a line, not a request body)."""
     try:
@@ -50,7 +76,7 @@ def parse_line(data: bytes) -> Any:
 
 
 class BatchPredictor:
-    """Runs rows (parsed JSON lines) through one signature of a loaded, ready predictor."""
+    """Runs batches of lines through one signature of a loaded predictor's model."""
 
     def __init__(self, predictor: Predictor, signature: str | None, settings: Settings, batch_size: int) -> None:
         self.predictor = predictor
@@ -63,14 +89,42 @@ class BatchPredictor:
             max_nesting_depth=settings.max_nesting_depth,
             max_string_bytes=settings.max_string_bytes,
         )
+        self.dense = DenseLines.for_signature(self.signature, self.limits)
+
+    def prepare(self, lines: Sequence[bytes]) -> Prepared:
+        """Find the instances of a batch of lines and decode them (in one step when possible) or parse them."""
+        instances = [i for i, line in enumerate(lines) if line and not line.isspace()]
+        inputs = None
+        if self.dense is not None and instances:
+            inputs = self.dense.decode([lines[i] for i in instances])
+        return Prepared(lines, instances, inputs, None if inputs is not None else _parse(lines, instances))
+
+    def outcomes(self, batch: Prepared) -> list[Outcome | None]:
+        """One outcome per line of ``batch``, None for a blank line (nothing to predict or report)."""
+        size = len(batch.lines)
+        if batch.inputs is not None:
+            try:
+                return _spread(size, batch.instances, self._run(batch.inputs, len(batch.instances)))
+            except InvalidInput:  # a line the shortcut cannot judge (its shape, the graph's checks): find which
+                rows = [parse_line(batch.lines[i]) for i in batch.instances]  # JSON all: the shortcut read them
+                return _spread(size, batch.instances, self._narrow(rows))
+        parsed = cast(Parsed, batch.parsed)  # set whenever the shortcut did not apply
+        outcomes = _spread(size, parsed.positions, self.predict(parsed.rows) if parsed.rows else [])
+        for position, rejected in parsed.rejected.items():
+            outcomes[position] = rejected
+        return outcomes
 
     def predict(self, rows: Sequence[Any]) -> list[Outcome]:
-        """One outcome per row, in order."""
+        """One outcome per row (a parsed line), in order."""
         try:
             return self._call(rows)
         except InvalidInput as exc:
             if len(rows) == 1:
                 return [Rejected(exc.message)]
+        return self._narrow(rows)
+
+    def _narrow(self, rows: Sequence[Any]) -> list[Outcome]:
+        """One outcome per row of a batch that failed as a whole: only the rows at fault are rejected."""
         outcomes: list[Outcome | None] = [None] * len(rows)
         valid = []
         for index, row in enumerate(rows):
@@ -103,8 +157,32 @@ class BatchPredictor:
         check_inputs(self.signature, self._decode([row]))
 
     def _call(self, rows: Sequence[Any]) -> list[Outcome]:
-        outputs = self.predictor.predict(self._decode(rows), self.signature.name)
-        return _rows_of(outputs, len(rows))
+        return self._run(self._decode(rows), len(rows))
+
+    def _run(self, inputs: dict[str, np.ndarray], rows: int) -> list[Outcome]:
+        # Predictor.run, not Predictor.predict: a job needs no readiness gate or request batcher, but its inputs are
+        # watched for drift like the server's.
+        check_inputs(self.signature, inputs)
+        return _rows_of(self.predictor.run(self.signature.name, inputs), rows)
+
+
+def _spread(size: int, positions: list[int], outcomes: list[Outcome]) -> list[Outcome | None]:
+    """``outcomes`` placed at ``positions`` in a list of ``size`` (None elsewhere)."""
+    spread: list[Outcome | None] = [None] * size
+    for position, outcome in zip(positions, outcomes, strict=True):
+        spread[position] = outcome
+    return spread
+
+
+def _parse(lines: Sequence[bytes], positions: list[int]) -> Parsed:
+    parsed = Parsed([], [], {})
+    for position in positions:
+        try:
+            parsed.rows.append(parse_line(lines[position]))
+            parsed.positions.append(position)
+        except InvalidInput as exc:
+            parsed.rejected[position] = Rejected(exc.message)
+    return parsed
 
 
 def _rows_of(outputs: dict[str, np.ndarray], rows: int) -> list[Outcome]:

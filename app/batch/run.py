@@ -7,20 +7,24 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar, cast
 
 from app.batch.io import backend_for
 from app.batch.parts import Parts, PartWriter, completed, fingerprint, write_marker
-from app.batch.predict import BatchPredictor, Outcome, Rejected, parse_line
+from app.batch.predict import BatchPredictor, Outcome, Prepared, Rejected
 from app.batch.progress import Progress
 from app.batch.settings import BatchSettings
 from app.batch.shard import InputFile, Line, owned_lines, plan
 from app.codecs import jsonio
-from app.errors import InvalidInput, ModelLoadError, NotFound, StorageError
+from app.errors import ModelLoadError, NotFound, StorageError
 from app.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,8 +91,10 @@ def run_task(settings: BatchSettings) -> dict[str, Any]:
     progress = Progress(task, settings.progress_seconds)
     with PartWriter(parts.output) as output, PartWriter(parts.errors) as errors:
         lines = owned_lines(slices, lambda file: backend_for(file.uri).read(file))
-        for batch in _batches(lines, settings.batch_size):
-            _write(batch, _predict(batch, model), output, errors, progress)
+        # Reading, parsing and decoding the next batch (Python, holding the GIL) overlaps the model call on this
+        # one (TensorFlow, which releases it).
+        for batch, prepared in _ahead(_batches(lines, settings.batch_size), lambda b: _prepare(b, model)):
+            _write(batch, model.outcomes(prepared), output, errors, progress)
         errors_bytes = errors.publish()  # first: a published part file implies its error file is complete
         output_bytes = output.publish()
     summary = {
@@ -159,24 +165,27 @@ def _batches(lines: Iterable[Line], size: int) -> Iterator[list[Line]]:
         yield batch
 
 
-def _predict(batch: list[Line], model: BatchPredictor) -> list[Outcome | None]:
-    """One outcome per line, None for a blank line (not an instance: nothing to predict or report)."""
-    outcomes: list[Outcome | None] = []
-    rows, positions = [], []
-    for line in batch:
-        if not line.data.strip():
-            outcomes.append(None)
-            continue
-        try:
-            rows.append(parse_line(line.data))
-            positions.append(len(outcomes))
-            outcomes.append(None)
-        except InvalidInput as exc:
-            outcomes.append(Rejected(exc.message))
-    if rows:
-        for position, outcome in zip(positions, model.predict(rows), strict=True):
-            outcomes[position] = outcome
-    return outcomes
+def _prepare(batch: list[Line], model: BatchPredictor) -> tuple[list[Line], Prepared]:
+    return batch, model.prepare([line.data for line in batch])
+
+
+def _ahead(items: Iterator[T], work: Callable[[T], R]) -> Iterator[R]:
+    """``work(item)`` for each of ``items``, each computed in a worker thread while the caller uses the previous one.
+
+    ``items`` is consumed in the worker only. An exception in either is raised here; leaving early waits for the
+    one item in progress.
+    """
+    done = object()
+
+    def step() -> Any:
+        item = next(items, done)
+        return done if item is done else work(cast(T, item))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-prepare") as worker:
+        pending = worker.submit(step)
+        while (result := pending.result()) is not done:
+            pending = worker.submit(step)
+            yield result
 
 
 def _write(

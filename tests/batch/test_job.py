@@ -317,21 +317,21 @@ def test_a_crashed_attempt_publishes_nothing_and_the_retry_completes(
     write_local_inputs(tmp_path, {"a.jsonl": b"".join(b"%d\n" % i for i in range(50))})
     settings = local_settings(tmp_path, toy_model_dir, "--signature", "checked", "--batch-size", "10")
     calls = []
-    real_predict = BatchPredictor.predict
+    real_outcomes = BatchPredictor.outcomes
 
-    def crash_on_third_batch(self, rows):
-        calls.append(len(rows))
+    def crash_on_third_batch(self, batch):
+        calls.append(len(batch.lines))
         if len(calls) == 3:
             raise RuntimeError("simulated crash")
-        return real_predict(self, rows)
+        return real_outcomes(self, batch)
 
-    monkeypatch.setattr(BatchPredictor, "predict", crash_on_third_batch)
+    monkeypatch.setattr(BatchPredictor, "outcomes", crash_on_third_batch)
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_task(settings)
     out = tmp_path / "out"
     assert [p for p in out.rglob("*") if p.is_file()] == [], "no partial or temporary file is left"
 
-    monkeypatch.setattr(BatchPredictor, "predict", real_predict)
+    monkeypatch.setattr(BatchPredictor, "outcomes", real_outcomes)
     summary = run_task(settings)
     assert summary["predicted"] == 50
     assert len(read_jsonl((out / "part-00000-of-00001.jsonl").read_bytes())) == 50
@@ -397,6 +397,61 @@ def test_a_batch_the_graph_rejects_is_retried_line_by_line(counting: tuple[Count
     assert isinstance(outcomes[1], Rejected) and "x must be >= 0" in outcomes[1].reason
     assert [o.value for o in outcomes if isinstance(o, Predicted)] == [1.0, 2.0]
     assert model.calls == [3, 1, 1, 1]  # the whole batch failed inside the graph, then each line alone
+
+
+def test_well_formed_lines_are_decoded_at_once_and_run_in_one_call(
+    counting: tuple[CountingModel, BatchPredictor],
+) -> None:
+    model, batch = counting
+    model.calls.clear()
+    prepared = batch.prepare([b"1", b"  ", b"4", b"", b" 9 "])
+    assert prepared.inputs is not None and prepared.parsed is None  # the dense shortcut
+    outcomes = batch.outcomes(prepared)
+    assert outcomes == [Predicted(1.0, False), None, Predicted(2.0, False), None, Predicted(3.0, False)]
+    assert model.calls == [3]
+
+
+def test_one_bad_line_sends_its_batch_to_the_line_by_line_path(counting: tuple[CountingModel, BatchPredictor]) -> None:
+    model, batch = counting
+    model.calls.clear()
+    prepared = batch.prepare([b"1", b'"a"', b"4", b"[1", b"9"])
+    assert prepared.inputs is None
+    outcomes = batch.outcomes(prepared)
+    assert [type(o) for o in outcomes] == [Predicted, Rejected, Predicted, Rejected, Predicted]
+    assert [o.value for o in outcomes if isinstance(o, Predicted)] == [1.0, 2.0, 3.0]
+    assert "must hold numbers" in outcomes[1].reason and "line is not valid JSON" in outcomes[3].reason
+    assert model.calls == [3]  # as without the shortcut: the codec caught the bad lines without a model call
+
+
+def test_a_decoded_batch_the_model_rejects_is_narrowed_down(counting: tuple[CountingModel, BatchPredictor]) -> None:
+    model, batch = counting
+    model.calls.clear()
+    outcomes = batch.outcomes(batch.prepare([b"1", b"-1", b"4"]))  # well-formed: decoded at once
+    assert isinstance(outcomes[1], Rejected) and "x must be >= 0" in outcomes[1].reason
+    assert [o.value for o in outcomes if isinstance(o, Predicted)] == [1.0, 2.0]
+    assert model.calls == [3, 1, 1, 1]  # the batch once, then each line alone: no second whole-batch call
+
+    model.calls.clear()
+    outcomes = batch.outcomes(batch.prepare([b"[1]", b"[2]"]))  # consistent lines of a shape the signature refuses
+    assert all(isinstance(o, Rejected) and "has shape [1,1]" in o.reason for o in outcomes), outcomes
+    assert model.calls == []
+
+
+def test_batches_are_prepared_ahead_in_order_and_errors_reach_the_caller() -> None:
+    from app.batch.run import _ahead
+
+    assert list(_ahead(iter(range(5)), lambda n: n * 2)) == [0, 2, 4, 6, 8]
+
+    def fail_on_three(n: int) -> int:
+        if n == 3:
+            raise StorageError("reading x: gone")
+        return n
+
+    results = []
+    with pytest.raises(StorageError, match="gone"):
+        for n in _ahead(iter(range(5)), fail_on_three):
+            results.append(n)
+    assert results == [0, 1, 2]
 
 
 # ---- settings ------------------------------------------------------------------------------------------------
