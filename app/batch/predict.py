@@ -19,8 +19,8 @@ from typing import Any, NamedTuple, cast
 
 import numpy as np
 
-from app.batch.dense import DenseLines
 from app.codecs import jsonio
+from app.codecs.dense import DenseLines
 from app.codecs.limits import Limits
 from app.codecs.tfserving import decode_predict
 from app.codecs.values import output_to_json

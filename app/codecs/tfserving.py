@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from app.codecs.dense import dense_instances, remember_shape
 from app.codecs.jsonio import dumps, has_nonfinite, only_numbers_in_data
 from app.codecs.limits import Budget, Limits, check_free_form
 from app.codecs.values import output_to_json, to_array
@@ -65,8 +66,28 @@ def decode_predict(
         )
     sig = signature_for(name or None)
     if has_rows:
-        return PredictRequest(name or None, _rows(body["instances"], sig, budget), row_format=True)
+        inputs = _rows(body["instances"], sig, budget)
+        if raw is not None and len(body) == 1 and len(inputs) == 1:
+            remember_shape(raw, next(iter(inputs.values())).shape)  # the next such body takes decode_dense
+        return PredictRequest(name or None, inputs, row_format=True)
     return PredictRequest(name or None, _columns(body["inputs"], sig, budget), row_format=False)
+
+
+def decode_dense(
+    raw: bytes, signature_for: Callable[[str | None], SignatureInfo], limits: Limits
+) -> PredictRequest | None:
+    """The shortcut for the commonest body, ``{"instances": [plain numbers]}`` for a one-input signature, decoded
+    from its bytes once a body of the same structure went through ``decode_predict`` (``app.codecs.dense``).
+    None means "use ``decode_predict``": it decides, and words every error.
+    """
+    sig = signature_for(None)
+    if len(sig.inputs) != 1:
+        return None
+    (info,) = sig.inputs.values()
+    if info.np_dtype.kind not in "iuf":
+        return None
+    array = dense_instances(raw, info, limits)
+    return None if array is None else PredictRequest(None, {info.name: array}, row_format=True)
 
 
 def _is_b64(value: Any) -> bool:

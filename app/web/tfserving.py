@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, Response, current_app, g, request
 
-from app.codecs.tfserving import decode_predict, encode_predict
+from app.codecs.tfserving import decode_dense, decode_predict, encode_predict
 from app.errors import MethodNotAllowed, ModelNotReady, NotFound
 from app.predictor import Predictor
 from app.web.body import parse_json, read_body, request_limits
@@ -27,7 +27,10 @@ def predict() -> Response:
     if not predictor.ready:
         raise ModelNotReady(f"model {predictor.name!r} is not ready")
     raw = read_body(request)
-    decoded = decode_predict(parse_json(raw), predictor.signature, request_limits(), raw)
+    limits = request_limits()
+    decoded = decode_dense(raw, predictor.signature, limits) or decode_predict(
+        parse_json(raw), predictor.signature, limits, raw
+    )
     outputs = predictor.predict(decoded.inputs, decoded.signature_name, cancelled=client_gone(request.environ))
     return Response(encode_predict(outputs, decoded.row_format), mimetype="application/json")
 

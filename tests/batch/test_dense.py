@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 import pytest
 
-from app.batch.dense import DenseLines
+from app.codecs.dense import DenseLines
 from app.codecs.limits import Limits
 from app.codecs.tfserving import decode_predict
 from app.errors import InvalidInput
