@@ -79,6 +79,7 @@ class Front:
         for index in range(settings.threads):
             threading.Thread(target=self._serve_jobs, name=f"request-{index}", daemon=True).start()
         self._in_flight = 0  # POSTs being read, queued or run; only touched on the event loop
+        self._model_version = dict(headers).get("X-Model-Version", "")  # for the 413s counted here
         base = [(b"content-type", b"application/json"), *_encode(Overloaded.headers.items()), *_encode(headers)]
         self._shed_headers = {
             reason: [*base, (b"content-length", str(len(body)).encode())] for reason, body in _SHED_BODIES.items()
@@ -116,7 +117,7 @@ class Front:
         elif self._in_flight >= self.max_in_flight:
             # Read and drop the body, so the connection stays usable and the client reads its 503 (closing a
             # socket with unread data resets it, and a reset can discard the response before it is read).
-            if await self._drain(receive):
+            if await self._drain(receive, self.max_request_bytes):
                 await _send(send, self._shed_reply("in-flight"))
         else:
             self._in_flight += 1  # counted from here: a body being read is held in memory too
@@ -164,6 +165,7 @@ class Front:
     def _serve_jobs(self) -> None:
         while True:
             self._jobs.get()()  # a job never raises: _run turns every error into a 500 reply
+
     async def _read_body(self, receive: Receive) -> bytes | None:
         """The body, cut at ``max_request_bytes`` + 1 bytes; None if the client disconnected first."""
         chunks: list[bytes] = []
@@ -191,6 +193,7 @@ class Front:
         """
         reply = (PayloadTooLarge.status, [*self._too_large_headers, _request_id_header()], self._too_large_body)
         await _send(send, reply)
+        metrics.REQUESTS.labels("(body over MAX_REQUEST_BYTES)", self._model_version, "413").inc()
         log.info("413: request body over MAX_REQUEST_BYTES=%d (%s %s)", self.max_request_bytes, *_what(scope))
         if drain:
             with contextlib.suppress(asyncio.TimeoutError):
