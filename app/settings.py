@@ -82,7 +82,9 @@ def _float(env: Mapping[str, str], var: str, default: float) -> float:
 
 @dataclass(frozen=True)
 class FrontSettings:
-    """The front door's section: threads, admission and body size (see the Settings fields of the same names)."""
+    """The front door's section: threads, admission and body size (see the Settings fields of the same names).
+
+    Each section holds the defaults; ``Settings`` takes its defaults from the sections, so each is written once."""
 
     threads: int = 8
     max_in_flight: int = 128
@@ -111,13 +113,13 @@ class Settings:
     """MODEL_CACHE_DIR: where gs:// models are downloaded (Cloud Run's /tmp counts against memory)."""
     workers: int = 0
     """WORKERS: gunicorn worker processes, each with its own copy of the model (0: one per usable CPU)."""
-    threads: int = 8
+    threads: int = FrontSettings.threads
     """THREADS: request threads per worker; also the most requests one batched model call can merge per worker."""
     tf_threads: int = 0
     """TF_THREADS: TensorFlow's intra- and inter-op threads per worker (0: usable CPUs / workers, at least 1)."""
     graceful_timeout: int = 8
     """GRACEFUL_TIMEOUT: seconds in-flight requests get after SIGTERM (Cloud Run kills after 10)."""
-    max_request_bytes: int = 32 * 1024 * 1024
+    max_request_bytes: int = FrontSettings.max_request_bytes
     """MAX_REQUEST_BYTES: largest accepted request body; larger gets 413. Default: Cloud Run's 32 MiB."""
     log_format: str = "json"
     """LOG_FORMAT: 'json' (one structured object per line, for Cloud Logging) or 'text' (local dev)."""
@@ -131,23 +133,23 @@ class Settings:
     """DOWNLOAD_WORKERS: parallel object downloads when fetching a gs:// model."""
     download_retries: int = 4
     """DOWNLOAD_RETRIES: attempts per object before a download counts as failed."""
-    max_batch_size: int = 64
+    max_batch_size: int = BatchingSettings.max_batch_size
     """MAX_BATCH_SIZE: most rows merged into one model call from concurrent requests (0 turns batching off)."""
     batch_timeout_ms: int = 0
     """BATCH_TIMEOUT_MS: how long a batch may wait for more requests when none are queued (0: never wait)."""
-    batch_queue_size: int = 256
+    batch_queue_size: int = BatchingSettings.max_queue
     """BATCH_QUEUE_SIZE: requests that may wait for the model per signature; more are shed with 503."""
-    max_in_flight: int = 128
+    max_in_flight: int = FrontSettings.max_in_flight
     """MAX_IN_FLIGHT: POSTs being read, queued or run at once per worker; more get 503 + Retry-After (0: no limit)."""
-    max_queue_wait_ms: int = 1000
+    max_queue_wait_ms: int = FrontSettings.max_queue_wait_ms
     """MAX_QUEUE_WAIT_MS: a POST that waited longer than this for a thread gets 503 + Retry-After (0: no limit)."""
-    max_instances: int = 10_000
+    max_instances: int = Limits.max_instances
     """MAX_INSTANCES: most examples (rows) in one request; more is a 400."""
-    max_elements: int = 4_000_000
+    max_elements: int = Limits.max_elements
     """MAX_ELEMENTS: most scalar values in one request, over all its tensors; more is a 400."""
-    max_nesting_depth: int = 32
+    max_nesting_depth: int = Limits.max_nesting_depth
     """MAX_NESTING_DEPTH: deepest JSON nesting accepted in a request body; deeper is a 400."""
-    max_string_bytes: int = 1024 * 1024
+    max_string_bytes: int = Limits.max_string_bytes
     """MAX_STRING_BYTES: longest single string or {"b64"} value (decoded) in a request; longer is a 400."""
     auth_mode: str = "none"
     """AUTH_MODE: 'none' (Cloud Run IAM is the gate) or 'google-id-token' (verify Google-signed ID tokens)."""
