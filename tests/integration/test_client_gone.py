@@ -14,7 +14,8 @@ from tests.integration.server import run_server
 
 
 def test_abandoned_request_is_dropped_before_the_model_runs(toy_model_dir, tmp_path):
-    env = {"MODEL_URI": str(toy_model_dir), "MODEL_NAME": "toy", "MAX_BATCH_SIZE": "1", "THREADS": "4"}
+    # One worker: the abandoned request must queue behind the first, not land on an idle second worker.
+    env = {"MODEL_URI": str(toy_model_dir), "MODEL_NAME": "toy", "MAX_BATCH_SIZE": "1", "THREADS": "4", "WORKERS": "1"}
     with run_server(env, tmp_path) as server:
         slow = {"signature_name": "spin", "instances": [300_000]}
         first = threading.Thread(target=requests.post, args=(server.url + "/predict",), kwargs={"json": slow})
