@@ -58,11 +58,13 @@ container-smoke:
 
 peer-venvs: .venv-mlserver/.installed .venv-bentoml/.installed
 
-# On demand, not in CI: this server vs the seeds' pattern, the careful-simple server, MLServer and BentoML;
-# writes docs/benchmarks.*
+# On demand, not in CI: this server (default and WORKERS=1) vs the seeds' pattern, the careful-simple server,
+# MLServer and BentoML (writes docs/benchmarks.*); then the batch job against the raw model, and the front door alone.
 bench: $(STAMP) peer-venvs
 	$(PY) -m pip install --quiet -r requirements-bench.txt
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --ours-env WORKERS=1
+	$(PY) -m benchmarks.batchjob
+	$(PY) -m benchmarks.fronts
 
 clean:
 	rm -rf $(VENV) .venv-infra .venv-mlserver .venv-bentoml $(DEMO_MODEL) .pytest_cache .ruff_cache

@@ -69,11 +69,15 @@ def load_table(results: Results) -> list[str]:
 
 
 def target_rows(results: Results) -> list[targets.Target]:
-    """Every target, for each configuration of our server, then the cold starts."""
+    """Every target: our server with its defaults, the WORKERS=1 bound for that configuration (other ``--ours-env``
+    configurations are measured for information), then the cold starts."""
     others = {s.spec.kind: s.loads for s in results.servers if s.spec.kind != "ours"}
     rows = []
     for server in (s for s in results.servers if s.spec.kind == "ours"):
-        rows += targets.throughput_targets(server.spec.label, server.loads, others)
+        if server.spec.key == "ours":
+            rows += targets.throughput_targets(server.spec.label, server.loads, others)
+        elif server.spec.label == "ours (WORKERS=1)":
+            rows.append(targets.single_worker_target(server.spec.label, server.loads, others))
     return rows + targets.cold_start_targets(results.cold, results.import_s)
 
 

@@ -45,6 +45,20 @@ def _at(loads: list[LoadResult], concurrency: int) -> LoadResult | None:
     return next((r for r in loads if r.concurrency == concurrency), None)
 
 
+#: Started with WORKERS=1, the server must still reach this multiple of (b)'s req/s at c=32.
+SINGLE_WORKER_BOUND = 2.5
+
+
+def single_worker_target(label: str, ours: list[LoadResult], others: Mapping[str, list[LoadResult]]) -> Target:
+    """The one target for our server started with ``WORKERS=1``: req/s at c=32 ≥ 2.5× (b)'s."""
+    o32, base = _at(ours, 32), _at(others.get("simple", []), 32)
+    name, bound = f"{label}: req/s at c=32 vs (b)", f"≥ {SINGLE_WORKER_BOUND:g}×"
+    if o32 is None or base is None or base.rps == 0:
+        return Target(name, "not measured", bound, None)
+    ratio = o32.rps / base.rps
+    return Target(name, f"{ratio:.1f}× ({o32.rps:.0f} vs {base.rps:.1f} req/s)", bound, ratio >= SINGLE_WORKER_BOUND)
+
+
 def throughput_targets(label: str, ours: list[LoadResult], others: Mapping[str, list[LoadResult]]) -> list[Target]:
     """The throughput/latency targets for one configuration of our server (``label``); ``others`` holds the other
     servers' results by kind (``simple``, ``seed``, ``mlserver``, ``bentoml``; a missing one is "not measured")."""

@@ -92,6 +92,14 @@ def test_throughput_targets_pass_and_fail():
     assert [t.verdict for t in unmeasured] == ["n/a"] * 7
 
 
+def test_the_single_worker_configuration_has_its_own_bound():
+    simple = {"simple": [result(32, 300, 80, 360)]}
+    passed = targets.single_worker_target("ours (WORKERS=1)", [result(32, 760, 40, 60)], simple)
+    assert passed.passed and passed.bound == "≥ 2.5×" and passed.measured.startswith("2.5×")
+    assert not targets.single_worker_target("ours (WORKERS=1)", [result(32, 740, 40, 60)], simple).passed
+    assert targets.single_worker_target("ours (WORKERS=1)", [], simple).verdict == "n/a"
+
+
 def test_a_peer_not_measured_leaves_its_target_unmeasured_and_the_others_checked():
     ours, simple = [result(32, 2000, 15, 40)], [result(32, 300, 80, 360)]
     by_name = {t.name: t for t in targets.throughput_targets("ours", ours, {"simple": simple})}
