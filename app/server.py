@@ -27,8 +27,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.worker_count,
-        # Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections over them;
-        # on one shared socket, whichever worker woke first took most of them (measured: docs/benchmarks.md).
+        # Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections over them: on
+        # one shared socket, the worker that woke first could take all of them (the issue saw 32 of 32 on one);
+        # here 32 connections split between 22/10 and 16/16 (docs/benchmarks.md).
         "reuse_port": True,
         # gunicorn's asyncio worker reads requests and sheds; the Flask app runs on THREADS threads (app.web.front).
         "worker_class": "asgi",
