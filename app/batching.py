@@ -5,8 +5,9 @@ model call for every compatible request waiting at that moment (up to ``max_batc
 arrive while a call runs wait (*followers*); when the leader's own answer is ready it hands the role to the oldest
 waiting request, which runs the next batch on its thread. So a lone request pays nothing for batching (it calls
 the model itself, with no hand-off to another thread), and under load each model call serves everything that
-queued up during the previous one. Measured on 2 cores: ~1.4x the throughput of a dedicated batching thread
-(docs/benchmarks.md), because every request saves two thread wake-ups.
+queued up during the previous one. A dedicated batching thread costs every request two more thread wake-ups; a
+prototype measured leader/follower at ~1.4x its throughput on 2 cores, and batching against none is worth 1.29x here
+(docs/benchmarks.md).
 
 With ``max_wait`` > 0, a leader whose batch is not full waits that long for more requests first. The queue is
 bounded: when full, requests are shed at once with ``Overloaded`` (503 + Retry-After) instead of waiting without
