@@ -11,7 +11,7 @@ prototype measured leader/follower at ~1.4x its throughput on 2 cores, and batch
 
 With ``max_wait`` > 0, a leader whose batch is not full waits that long for more requests first. The queue is
 bounded: when full, requests are shed at once with ``Overloaded`` (503 + Retry-After) instead of waiting without
-bound. ``on_batch`` is told of every model call (rows, requests) from the leader, off the followers' paths.
+bound.
 """
 
 from __future__ import annotations
