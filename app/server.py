@@ -118,10 +118,12 @@ class ModelServer(BaseApplication):
             predictor = load_predictor(self.settings)
         except ModelLoadError as exc:
             # One clear line, no traceback: the cause is in the message. The master then exits non-zero.
-            # Every worker meets the same cause; only the first to fail says it at ERROR (one alert).
-            level = logging.ERROR if _first_to_fail() else logging.WARNING
-            log.log(level, "model load failed: %s", exc)
-            sys.exit(WORKER_BOOT_ERROR)
+            # Every worker meets the same cause; only the first to fail says it at ERROR (one alert) and exits with
+            # gunicorn's "failed to boot" code, which halts the master. A second such exit reaped while the master
+            # halts would escape gunicorn as a traceback, so the others exit 1 (the master reaps them quietly).
+            first = _first_to_fail()
+            log.log(logging.ERROR if first else logging.WARNING, "model load failed: %s", exc)
+            sys.exit(WORKER_BOOT_ERROR if first else 1)
         return create_asgi_app(self.settings, predictor)
 
 
