@@ -47,24 +47,6 @@ def loads(body: bytes, limits: Limits | None = None) -> Any:
         raise InvalidInput("request body has a number with too many digits") from None
 
 
-def only_numbers_in_data(raw: bytes, document: dict) -> bool:
-    """Whether every string, boolean and null in the body ``raw`` is a top-level key or value of ``document``.
-
-    Then the rest (the tensor data) is numbers and lists only. A byte scan: the body's quote characters are
-    counted against those of the top-level keys and string values (an escaped quote only adds to the count, so
-    equality is never reached by mistake), and ``true``/``false``/``null`` must not occur at all. A ``False``
-    answer only means "not known": the careful path decodes such bodies.
-    """
-    expected = 0
-    for key, value in document.items():
-        if isinstance(value, dict | bool) or value is None:
-            return False
-        expected += 4 if isinstance(value, str) else 2
-        if '"' in key or isinstance(value, str) and '"' in value:
-            return False
-    return raw.count(b'"') == expected and not (b"true" in raw or b"false" in raw or b"null" in raw)
-
-
 def dumps(payload: Any, nonfinite: bool = False) -> bytes:
     """Serialize a response. ``nonfinite`` says some float array holds NaN or ±Infinity."""
     if not nonfinite:

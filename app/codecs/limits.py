@@ -50,12 +50,9 @@ class Limits:
 class Budget:
     """What one request has used so far: values over all its tensors, against ``limits.max_elements``."""
 
-    def __init__(self, limits: Limits, plain_numbers: bool = False) -> None:
+    def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.elements = 0
-        #: The request's tensor data is known to hold only JSON numbers (no strings, booleans or null), so a
-        #: float tensor can be built in one step (see ``app.codecs.jsonio.only_numbers_in_data``).
-        self.plain_numbers = plain_numbers
 
     def check(self, count: int) -> None:
         """Raise unless ``count`` more values fit (called before building an array)."""

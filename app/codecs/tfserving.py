@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from app.codecs.dense import dense_instances, remember_shape
-from app.codecs.jsonio import dumps, has_nonfinite, only_numbers_in_data
+from app.codecs.jsonio import dumps, has_nonfinite
 from app.codecs.limits import Budget, Limits, check_free_form
 from app.codecs.values import output_to_json, to_array
 from app.errors import InvalidInput
@@ -42,11 +42,11 @@ def decode_predict(
     """Decode a parsed JSON body. ``signature_for`` maps a signature name (None: default) to its description.
 
     ``limits`` (default: the default ``Limits``) bounds the rows, values, nesting and string sizes. ``raw``, the
-    body's bytes, lets plain numeric data be converted in one step (same results, same errors, less time).
+    body's bytes, lets ``decode_dense`` take later bodies of the same structure (``app.codecs.dense``).
     """
+    budget = Budget(limits or Limits())
     if not isinstance(body, dict):
         raise InvalidInput("request body must be a JSON object with 'instances' or 'inputs'")
-    budget = Budget(limits or Limits(), plain_numbers=raw is not None and only_numbers_in_data(raw, body))
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
         raise InvalidInput(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -42,10 +41,6 @@ def _numbers(value: Any, info: TensorInfo, label: str, budget: Budget, depth: in
     budget.check(size)
     if levels > MAX_DIMS:
         raise InvalidInput(f"{label} has {levels} dimensions; at most {MAX_DIMS} are supported")
-    if budget.plain_numbers and info.np_dtype.kind == "f" and levels:
-        fast = _plain_floats(value, info.np_dtype)
-        if fast is not None:
-            return fast
     try:
         arr = np.asarray(value)
     except ValueError:
@@ -66,33 +61,6 @@ def _numbers(value: Any, info: TensorInfo, label: str, budget: Budget, depth: in
         return _integers(value, arr, target, label)
     with np.errstate(over="ignore"):  # out of the dtype's range: ±Infinity, by policy
         return arr.astype(target, copy=False)
-
-
-def _plain_floats(value: list, target: np.dtype) -> np.ndarray | None:
-    """Numbers-only nested lists straight to ``target``: one pass over the leaves, no float64 detour.
-
-    None when the lists are not rectangular (or a leaf is not a number that fits): the careful path then finds
-    and words the problem. Same policy as the careful path: out of the dtype's range is ±Infinity.
-    """
-    shape: list[int] = []
-    level: list = [value]
-    while isinstance(level[0], list):  # ``level`` holds every list at one depth; each must have the same length
-        size = len(level[0])
-        try:
-            if set(map(len, level)) != {size}:
-                return None
-        except TypeError:  # a number beside lists
-            return None
-        shape.append(size)
-        if not size:
-            return np.zeros(shape, dtype=target)
-        level = list(chain.from_iterable(level))
-    try:
-        with np.errstate(over="ignore"):
-            flat = np.fromiter(level, dtype=target, count=len(level))
-    except (ValueError, OverflowError, TypeError):  # a list among the numbers (ragged), or a huge integer
-        return None
-    return flat.reshape(shape)
 
 
 def _integers(value: Any, arr: np.ndarray, target: np.dtype, label: str) -> np.ndarray:
