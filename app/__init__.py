@@ -13,25 +13,35 @@ if TYPE_CHECKING:
 
     from app.predictor import Predictor
     from app.settings import Settings
+    from app.versions import ServedModel
     from app.web.front import Front
 
 __version__ = "0.1.0"
 
 
-def create_app(settings: Settings | None = None, predictor: Predictor | None = None) -> Flask:
-    """Build the Flask app. Without ``predictor``, the model named by ``settings`` is loaded now (blocking)."""
+def create_app(
+    settings: Settings | None = None, predictor: Predictor | None = None, served: ServedModel | None = None
+) -> Flask:
+    """Build the Flask app serving ``served`` (several versions) or ``predictor`` (one version, no labels).
+
+    With neither, the versions ``settings`` names are loaded now (blocking). ``app.extensions["served"]`` holds the
+    ServedModel, ``app.extensions["predictor"]`` its default (highest) version.
+    """
     from flask import Flask
 
     from app.settings import Settings
-    from app.startup import load_predictor
+    from app.startup import load_served
+    from app.versions import ServedModel
     from app.web import auth, body, drift, errors, health, metrics, middleware, openapi, tfserving, v2
 
     settings = settings or Settings.from_env()
-    predictor = predictor or load_predictor(settings)
+    if served is None:
+        served = ServedModel([predictor]) if predictor is not None else load_served(settings)
 
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes, PREDICT_ROUTE=settings.predict_route)
-    app.extensions["predictor"] = predictor
+    app.extensions["served"] = served
+    app.extensions["predictor"] = served.default
     app.extensions["settings"] = settings
     body.install_limits(app, settings.limits)  # MAX_INSTANCES, MAX_ELEMENTS, ... for the codecs
     errors.register_error_handlers(app)
@@ -49,9 +59,11 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     return app
 
 
-def create_asgi_app(settings: Settings, predictor: Predictor) -> Front:
+def create_asgi_app(settings: Settings, predictor: Predictor | None = None, served: ServedModel | None = None) -> Front:
     """The production app: the front door (``app.web.front``) around ``create_app``'s Flask app."""
     from app.web.front import Front
 
-    headers = [("X-Model-Name", predictor.name), ("X-Model-Version", str(predictor.version))]
-    return Front(create_app(settings, predictor), settings.front, headers)
+    app = create_app(settings, predictor, served)
+    default = app.extensions["predictor"]
+    headers = [("X-Model-Name", default.name), ("X-Model-Version", str(default.version))]
+    return Front(app, settings.front, headers)

@@ -47,8 +47,9 @@ class Model:
         functions = {name: fn for name, fn in loaded.signatures.items() if name != _INIT_OP}
         if not functions:
             raise ModelLoadError(f"{path} has no serving signatures (export it with signatures=...)")
-        signatures = {name: _describe(name, fn) for name, fn in functions.items()}
-        return cls(path, functions, signatures, _signature_defs(path, set(functions)), loaded)
+        defs = _signature_defs(path, set(functions))
+        signatures = {name: _describe(name, fn, defs.get(name, {})) for name, fn in functions.items()}
+        return cls(path, functions, signatures, defs, loaded)
 
     def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Call one signature with numpy inputs already validated against it; return numpy outputs."""
@@ -60,19 +61,33 @@ class Model:
         except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError) as exc:
             # The graph rejected values the signature's types allowed (a bad reshape, an out-of-range index…).
             raise InvalidInput(f"the model rejected the input: {_graph_error(exc)}") from exc
-        return {name: outputs[name].numpy() for name in self.signatures[signature_name].outputs}
+        return {name: _as_array(outputs[name].numpy()) for name in self.signatures[signature_name].outputs}
 
 
-def _describe(name: str, fn: Any) -> SignatureInfo:
+def _as_array(value: Any) -> np.ndarray:
+    """A tensor's value as an array: TF hands a rank-0 string tensor back as plain ``bytes``."""
+    if isinstance(value, np.ndarray):
+        return value
+    arr = np.empty((), dtype=object)
+    arr[()] = value
+    return arr
+
+
+def _describe(name: str, fn: Any, signature_def: Mapping[str, Any]) -> SignatureInfo:
     _, kwargs = fn.structured_input_signature
+    # Inputs go by their SignatureDef keys, as in TF Serving: TF2 turns a key such as "input-0" into the keyword
+    # "input_0" but keeps the key as the spec's name, and the function takes either.
+    keys = signature_def.get("inputs", {})
+    named = {spec.name if spec.name in keys and key not in keys else key: spec for key, spec in kwargs.items()}
     # Sorted by name, like the outputs: the keyword order TF reports is not stable between processes.
-    inputs = {key: _tensor_info(key, spec) for key, spec in sorted(kwargs.items())}
+    inputs = {key: _tensor_info(key, spec) for key, spec in sorted(named.items())}
     # TensorFlow returns outputs sorted by name; describe them in the same order everywhere.
     outputs = {key: _tensor_info(key, spec) for key, spec in sorted(fn.structured_outputs.items())}
     for info in (*inputs.values(), *outputs.values()):
         if not is_supported_dtype(info.dtype):
             raise ModelLoadError(f"signature {name!r}: tensor {info.name!r} has unsupported dtype {info.dtype}")
-    return SignatureInfo(name=name, inputs=inputs, outputs=outputs)
+    # The method name (predict, classify, regress) is only in the SignatureDef; "" when it has none, as in TF.
+    return SignatureInfo(name=name, inputs=inputs, outputs=outputs, method_name=signature_def.get("method_name", ""))
 
 
 def _tensor_info(name: str, spec: Any) -> TensorInfo:
@@ -96,7 +111,10 @@ def _signature_defs(path: Path, names: set[str]) -> dict[str, Any]:
     for meta_graph in proto.meta_graphs:
         if "serve" in meta_graph.meta_info_def.tags:
             return {
-                name: json_format.MessageToDict(sig, preserving_proto_field_name=True)
+                # As TF Serving prints it: proto field names, and fields at their defaults too ("name": "").
+                name: json_format.MessageToDict(
+                    sig, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+                )
                 for name, sig in meta_graph.signature_def.items()
                 if name in names
             }

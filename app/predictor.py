@@ -84,13 +84,6 @@ class Predictor:
         """Readiness goes back to 503 (and predictions to ModelNotReady) until ``mark_ready`` is called again."""
         self._ready.clear()
 
-    def check_model(self, name: str, version: str | None = None) -> None:
-        """NotFound unless ``name`` (and ``version``, when given) are what this server serves."""
-        if name != self.name:
-            raise NotFound(f"model {name!r} not found; this server serves {self.name!r}")
-        if version is not None and version != str(self.version):
-            raise NotFound(f"version {version} of model {name!r} not found; serving version {self.version}")
-
     # -- signatures --------------------------------------------------------------------------------------------
     @property
     def signatures(self) -> dict[str, SignatureInfo]:
@@ -102,13 +95,16 @@ class Predictor:
         return DEFAULT_SIGNATURE if DEFAULT_SIGNATURE in self.model.signatures else names[0]
 
     def signature(self, name: str | None = None) -> SignatureInfo:
-        """The signature called ``name`` (default: serving_default); NotFound names the available ones."""
+        """The signature called ``name`` (default: serving_default); InvalidInput names the available ones."""
         key = name or self.default_signature
         try:
             return self.model.signatures[key]
         except KeyError:
             available = ", ".join(sorted(self.model.signatures))
-            raise NotFound(f"signature {key!r} not found in model {self.name!r}; available: {available}") from None
+            # TF Serving's words and status (400: its GetInfoMap answers InvalidArgument), and what there is.
+            raise InvalidInput(
+                f'Serving signature name: "{key}" not found in signature def; model {self.name!r} has: {available}'
+            ) from None
 
     # -- prediction --------------------------------------------------------------------------------------------
     def predict(
@@ -117,15 +113,19 @@ class Predictor:
         signature_name: str | None = None,
         output_names: Iterable[str] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        any_shape: bool = False,
     ) -> dict[str, np.ndarray]:
         """Validate ``inputs`` against the signature and run it; optionally keep only ``output_names``.
+
+        ``any_shape`` (TF Serving's REST behaviour) hands the model inputs of any shape; one the signature does not
+        describe runs unbatched, and if the model rejects it the error names the shapes sent and expected.
 
         ``cancelled`` tells whether the caller has gone away; a batched request is then skipped (``ClientGone``).
         """
         if not self.ready:
             raise ModelNotReady(f"model {self.name!r} is not ready")
         sig = self.signature(signature_name)
-        check_inputs(sig, inputs)
+        exact = check_inputs(sig, inputs, lenient=any_shape)
         wanted = list(output_names) if output_names is not None else None
         if wanted is not None:
             unknown = [n for n in wanted if n not in sig.outputs]
@@ -136,11 +136,24 @@ class Predictor:
                 )
         batcher = self.batchers.get(sig.name)
         try:
-            outputs = batcher.submit(inputs, cancelled) if batcher else self.run(sig.name, inputs)
+            # Only signature-shaped requests are merged: rows of other shapes may not split back as they came.
+            outputs = batcher.submit(inputs, cancelled) if batcher and exact else self._run_as_sent(sig, inputs, exact)
         except Overloaded:
             metrics.SHED.labels(sig.name).inc()
             raise
         return outputs if wanted is None else {n: outputs[n] for n in wanted}
+
+    def _run_as_sent(self, sig: SignatureInfo, inputs: Mapping[str, np.ndarray], exact: bool) -> dict[str, np.ndarray]:
+        try:
+            return self.run(sig.name, inputs)
+        except InvalidInput as exc:
+            if exact:
+                raise
+            shapes = ", ".join(f"{n} {format_shape(a.shape)}" for n, a in inputs.items())
+            wanted = ", ".join(f"{n} {format_shape(i.shape)}" for n, i in sig.inputs.items())
+            raise InvalidInput(
+                f"the model rejected inputs of shape {shapes} (signature {sig.name!r} expects {wanted}): {exc.message}"
+            ) from exc
 
     def warm_up(self, records: Iterable[tuple[str, Mapping[str, np.ndarray]]] = ()) -> int:
         """One synthetic call per signature, then any recorded warm-up requests. Returns the number of calls.
@@ -166,8 +179,12 @@ class Predictor:
         return calls
 
 
-def check_inputs(sig: SignatureInfo, inputs: Mapping[str, np.ndarray]) -> None:
-    """Raise InvalidInput unless ``inputs`` has exactly the signature's inputs, each of a compatible shape."""
+def check_inputs(sig: SignatureInfo, inputs: Mapping[str, np.ndarray], lenient: bool = False) -> bool:
+    """Raise InvalidInput unless ``inputs`` has exactly the signature's inputs, each of a compatible shape.
+
+    ``lenient`` lets any shape through, as TF Serving does (it hands the graph what was sent, so ``[1.0, 2.0]`` works
+    for an input of shape ``[-1,1]``); the result says whether every shape fits the signature's.
+    """
     missing = [name for name in sig.inputs if name not in inputs]
     if missing:
         raise InvalidInput(
@@ -179,13 +196,14 @@ def check_inputs(sig: SignatureInfo, inputs: Mapping[str, np.ndarray]) -> None:
             raise InvalidInput(
                 f"unknown input {name!r} for signature {sig.name!r}; expected inputs: {', '.join(sig.inputs)}"
             )
-        if not info.accepts_shape(value.shape):
+        if not lenient and not info.accepts_shape(value.shape):
             raise InvalidInput(
                 f"input {name!r} has shape {format_shape(value.shape)} but signature {sig.name!r} expects "
                 f"{format_shape(info.shape)}"
             )
         if value.dtype != info.np_dtype:
             raise InvalidInput(f"input {name!r} has dtype {value.dtype} but the signature expects {info.dtype}")
+    return all(sig.inputs[name].accepts_shape(value.shape) for name, value in inputs.items())
 
 
 def synthetic_inputs(sig: SignatureInfo) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""The production server: gunicorn, configured for Cloud Run, loading the model in each worker after fork."""
+"""The production server: gunicorn, configured for Cloud Run, loading the served versions in each worker after fork."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def _prepare_metrics_dir() -> None:
 
 
 class ModelServer(BaseApplication):
-    """gunicorn application whose WSGI app is built (model loaded) inside each worker."""
+    """gunicorn application whose WSGI app is built (every served version loaded) inside each worker."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -112,10 +112,10 @@ class ModelServer(BaseApplication):
 
     def load(self) -> Any:
         from app import create_asgi_app
-        from app.startup import load_predictor
+        from app.startup import load_served
 
         try:
-            predictor = load_predictor(self.settings)
+            served = load_served(self.settings)
         except ModelLoadError as exc:
             # One clear line, no traceback: the cause is in the message. The master then exits non-zero.
             # Every worker meets the same cause; only the first to fail says it at ERROR (one alert) and exits with
@@ -124,7 +124,7 @@ class ModelServer(BaseApplication):
             first = _first_to_fail()
             log.log(logging.ERROR if first else logging.WARNING, "model load failed: %s", exc)
             sys.exit(WORKER_BOOT_ERROR if first else 1)
-        return create_asgi_app(self.settings, predictor)
+        return create_asgi_app(self.settings, served=served)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     _prepare_metrics_dir()
     log.info(
-        "starting %s on %s:%s (workers=%d, threads=%d, tensorflow threads=%d), model %s from %s",
+        "starting %s on %s:%s (workers=%d, threads=%d, tensorflow threads=%d), model %s from %s (versions: %s)",
         "model server",
         settings.host,
         settings.port,
@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.tf_thread_count,
         settings.model_name,
         settings.model_uri,
+        settings.version_policy,
     )
     ModelServer(settings).run()  # exits the process itself on a fatal error
     return 0

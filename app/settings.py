@@ -16,6 +16,7 @@ from pathlib import Path
 from app.batching import BatchingSettings
 from app.codecs.limits import Limits
 from app.cpus import usable_cpus
+from app.versions import VersionPolicy
 
 #: The bundled demo model: ``<project root>/models/mnist`` (``/app/models/mnist`` in the container).
 DEMO_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "mnist"
@@ -101,6 +102,12 @@ class Settings:
     Serving base directory with numeric version subdirectories. Default: the bundled demo model."""
     model_name: str = "mnist"
     """MODEL_NAME: the name clients use in /v1/models/{name} and /v2/models/{name}. Default: from the URI."""
+    version_policy: VersionPolicy = field(default_factory=VersionPolicy)
+    """MODEL_VERSION_POLICY: which versions of a base directory are served: 'latest' (the highest), 'latest:N',
+    'all' or 'specific:1,2' (TF Serving's model_version_policy). A URI naming one SavedModel serves just that one."""
+    version_labels: tuple[tuple[str, int], ...] = ()
+    """MODEL_VERSION_LABELS: comma-separated label=version pairs (e.g. stable=1,canary=2) for /labels/{label}/ routes;
+    each must name a served version."""
     port: int = 8080
     """AIP_HTTP_PORT or PORT: the TCP port to listen on (Cloud Run sets PORT)."""
     host: str = "0.0.0.0"
@@ -207,6 +214,7 @@ class Settings:
         return cls(
             model_uri=uri,
             model_name=name,
+            **_versions(env),
             port=_int(env, port_var, cls.port, 1, 65535),
             host=_text(env, "HOST") or cls.host,
             predict_route=_route(env, "AIP_PREDICT_ROUTE", cls.predict_route),
@@ -251,6 +259,53 @@ def _auth(env: Mapping[str, str]) -> dict:
     if not certs.startswith(("https://", "http://")):
         raise SettingsError(f"AUTH_CERTS_URL={certs!r} must be an http(s) URL")
     return {"auth_mode": mode, "auth_audience": audience, "auth_allowed_emails": emails, "auth_certs_url": certs}
+
+
+def _versions(env: Mapping[str, str]) -> dict:
+    policy = _version_policy(env)
+    labels = _version_labels(env)
+    if policy.kind == "specific":
+        stray = [(label, v) for label, v in labels if v not in policy.versions]
+        if stray:
+            raise SettingsError(
+                f"MODEL_VERSION_LABELS={_text(env, 'MODEL_VERSION_LABELS')!r}: label {stray[0][0]!r} points to version "
+                f"{stray[0][1]}, which MODEL_VERSION_POLICY={policy} does not serve"
+            )
+    return {"version_policy": policy, "version_labels": labels}
+
+
+def _version_policy(env: Mapping[str, str]) -> VersionPolicy:
+    raw = _text(env, "MODEL_VERSION_POLICY")
+    kind, colon, arg = (part.strip() for part in raw.lower().partition(":"))
+    if kind in ("", "latest", "all") and not colon:
+        return VersionPolicy(kind=kind or "latest")
+    if kind == "latest" and re.fullmatch(r"[1-9][0-9]{0,3}", arg):
+        return VersionPolicy(kind="latest", count=int(arg))
+    versions = [v.strip() for v in arg.split(",")]
+    if kind == "specific" and all(re.fullmatch(r"[0-9]{1,18}", v) for v in versions):
+        numbers = tuple(sorted({int(v) for v in versions}))
+        if len(numbers) == len(versions):
+            return VersionPolicy(kind="specific", versions=numbers)
+    raise SettingsError(
+        f"MODEL_VERSION_POLICY={raw!r} is not a version policy: use latest, latest:N (N from 1 to 9999), all, or "
+        "specific:V1,V2 (each version once)"
+    )
+
+
+def _version_labels(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    raw = _text(env, "MODEL_VERSION_LABELS")
+    labels: dict[str, int] = {}
+    for pair in (p.strip() for p in raw.split(",") if p.strip()):
+        label, sep, version = (part.strip() for part in pair.partition("="))
+        if not sep or not re.fullmatch(r"[A-Za-z0-9._-]{1,128}", label) or not re.fullmatch(r"[0-9]{1,18}", version):
+            raise SettingsError(
+                f"MODEL_VERSION_LABELS={raw!r}: {pair!r} is not label=version (a label is letters, digits, '.', '_' "
+                "or '-'; a version is a number), e.g. stable=1,canary=2"
+            )
+        if label in labels:
+            raise SettingsError(f"MODEL_VERSION_LABELS={raw!r}: label {label!r} is given twice")
+        labels[label] = int(version)
+    return tuple(labels.items())
 
 
 def model_name_from_uri(uri: str) -> str:

@@ -34,3 +34,35 @@ def maintenance_base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("maintenance")
     maintenance.export(base, version=1, epochs=EPOCHS, samples=MAINTENANCE_SAMPLES)
     return base
+
+
+@pytest.fixture(scope="session")
+def half_plus_two_base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TF Serving's half_plus_two test model (``model_export.half_plus_two``) as ``base/123/``, as in its testdata."""
+    from model_export import half_plus_two
+
+    base = tmp_path_factory.mktemp("half_plus_two")
+    half_plus_two.export(base, version=123)
+    return base
+
+
+@pytest.fixture(scope="session")
+def half_plus_three_base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TF Serving's half_plus_three test model (``y = 0.5x + 3``) as ``base/123/``."""
+    from model_export import half_plus_two
+
+    base = tmp_path_factory.mktemp("half_plus_three")
+    half_plus_two.export(base, version=123, b=3.0, half_plus_three=True)
+    return base
+
+
+@pytest.fixture(scope="session")
+def half_plus_two_2_versions_base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two versions, as TF Serving's ``saved_model_half_plus_two_2_versions``: ``123/`` computes 0.5x + 2 and
+    ``124/`` computes 0.5x + 3, so a test can tell which version answered."""
+    from model_export import half_plus_two
+
+    base = tmp_path_factory.mktemp("half_plus_two_2_versions")
+    half_plus_two.export(base, version=123)
+    half_plus_two.export(base, version=124, b=3.0)
+    return base

@@ -18,7 +18,7 @@ from app.batch.progress import Progress
 from app.batch.settings import BatchSettings
 from app.batch.shard import InputFile, Line, owned_lines, plan
 from app.codecs import jsonio
-from app.errors import ModelLoadError, NotFound, StorageError
+from app.errors import InvalidInput, ModelLoadError, NotFound, StorageError
 from app.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def _load(settings: BatchSettings) -> tuple[BatchPredictor, float]:
     predictor = load_predictor(settings.server)
     try:
         signature = predictor.signature(settings.signature)
-    except NotFound as exc:
+    except (NotFound, InvalidInput) as exc:
         raise ModelLoadError(exc.message) from None
     if not is_batchable(signature):
         raise ModelLoadError(

@@ -2,8 +2,10 @@
 
 See tensorflow/serving ``g3doc/api_rest.md``. Vertex AI's custom-container contract uses the same row format
 (``{"instances": [...], "parameters": {...}}`` -> ``{"predictions": [...]}``; ``parameters`` is accepted and ignored).
-Unknown top-level fields are a 400. A request must carry at least one example: ``"instances": []`` and columnar
-inputs whose first dimension is 0 are a 400. Nesting depth counts from the body object (level 1).
+Unknown top-level fields, and keys of a columnar ``"inputs"`` object that are not the signature's inputs, are
+ignored, as TF Serving ignores them. A request must carry at least one example: ``"instances": []`` (as in TF
+Serving) and columnar inputs whose first dimension is 0 (TF Serving runs the graph on those) are a 400. Nesting
+depth counts from the body object (level 1).
 """
 
 from __future__ import annotations
@@ -47,14 +49,11 @@ def decode_predict(
     budget = Budget(limits or Limits())
     if not isinstance(body, dict):
         raise InvalidInput("request body must be a JSON object with 'instances' or 'inputs'")
-    unknown = sorted(set(body) - _FIELDS)
-    if unknown:
-        raise InvalidInput(
-            f"unknown field {unknown[0]!r}; expected 'instances' or 'inputs' and optional 'signature_name'"
-        )
+    for key in set(body) - _FIELDS:  # ignored, as TF Serving ignores them, but still within the nesting limit
+        check_free_form(body[key], budget.limits, depth=1)
     name = body.get("signature_name")
     if name is not None and not isinstance(name, str):
-        raise InvalidInput("'signature_name' must be a string")
+        raise InvalidInput("'signature_name' key must be a string value.")
     if "parameters" in body and not isinstance(body["parameters"], dict | None):
         raise InvalidInput("'parameters' must be an object")
     check_free_form(body.get("parameters"), budget.limits, depth=1)
@@ -63,6 +62,7 @@ def decode_predict(
         which = "both" if has_rows else "neither"
         raise InvalidInput(
             f"request must have either 'instances' (row format) or 'inputs' (columnar format), not {which}"
+            + (": expecting only one of 'inputs' or 'instances' keys to exist" if has_rows else "")
         )
     sig = signature_for(name or None)
     if has_rows:
@@ -129,7 +129,16 @@ def _columns(inputs: Any, sig: SignatureInfo, budget: Budget) -> dict[str, np.nd
     if _named(inputs, sig):
         if not inputs:
             raise InvalidInput("'inputs' is an empty object")
-        return {key: _column(value, _input(sig, key), f"input {key!r}", budget, 2) for key, value in inputs.items()}
+        # As in TF Serving, the signature's inputs are looked up and any other key is ignored.
+        missing = [key for key in sig.inputs if key not in inputs]
+        if missing:
+            raise InvalidInput(
+                f"Missing named input: {missing[0]} in 'inputs' object (signature {sig.name!r} "
+                f"expects inputs: {', '.join(sig.inputs)})"
+            )
+        for key in inputs.keys() - sig.inputs.keys():
+            check_free_form(inputs[key], budget.limits, depth=2)
+        return {key: _column(inputs[key], info, f"input {key!r}", budget, 2) for key, info in sig.inputs.items()}
     if len(sig.inputs) != 1:
         raise InvalidInput(
             f"signature {sig.name!r} has {len(sig.inputs)} inputs ({', '.join(sig.inputs)}): "

@@ -1,11 +1,14 @@
-"""``fetch_model``: turn a model uri (local or ``gs://``) into a local SavedModel directory."""
+"""``fetch_models``: turn a model uri (local or ``gs://``) into local SavedModel directories, one per served version."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from google.cloud import storage
 
@@ -16,6 +19,7 @@ from app.storage.gcs_listing import RemoteModel, resolve_remote
 from app.storage.layout import ResolvedModel
 from app.storage.local import resolve_local
 from app.storage.uris import is_gcs_uri, local_path
+from app.versions import VersionPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -28,62 +32,80 @@ class _Fetched:
     served_from: str  # "local", "cache" or "download"
 
 
-def fetch_model(
+def fetch_models(
     uri: str,
     cache_dir: Path,
+    policy: VersionPolicy,
     *,
     max_workers: int = 8,
     retries: int = 4,
     backoff_seconds: float = 0.5,
     timeout_seconds: float = CALL_TIMEOUT_SECONDS,
     client: storage.Client | None = None,
-) -> ResolvedModel:
-    """Resolve ``uri`` to a local SavedModel directory, downloading it into ``cache_dir`` if it is remote.
+) -> list[ResolvedModel]:
+    """Resolve ``uri`` to local SavedModel directories, one per served version (lowest first), downloading remote ones
+    into ``cache_dir``.
 
-    ``uri`` is a local path (``file://`` allowed) or ``gs://bucket/prefix``, naming either a SavedModel or a
-    TF Serving base directory (the highest numeric version is served). Local models are used in place.
-    Remote ones are downloaded in parallel, verified, and published atomically under a name that changes
-    when the objects do, so an unchanged version is reused from the cache by every process.
+    ``uri`` is a local path (``file://`` allowed) or ``gs://bucket/prefix``, naming either a SavedModel (its one
+    version is served) or a TF Serving base directory, whose numeric versions ``policy`` chooses from. Local models
+    are used in place. Each remote version is downloaded in parallel, verified, and published atomically under a
+    name that changes when its objects do, so an unchanged version is reused from the cache by every process.
 
     Every storage call gets ``timeout_seconds`` (connect, and between bytes) and up to ``retries`` attempts
     with exponential backoff from ``backoff_seconds``; 5xx, 429, timeouts, broken connections, missing
     objects and checksum mismatches are retried, and a model that never verifies is never published.
-    Raises ``ModelLoadError`` when there is no model at ``uri`` and ``StorageError`` when storage fails.
+    Raises ``ModelLoadError`` when there is no model at ``uri`` (or a version the policy names is missing) and
+    ``StorageError`` when storage fails.
     """
-    started = time.monotonic()
+    mark = time.monotonic()
+    versions: Sequence[RemoteModel | ResolvedModel]
     if is_gcs_uri(uri):
-        fetched = _fetch_gcs(
-            uri,
-            cache_dir,
-            client=client or make_client(),
+        gcs = client or make_client()
+        versions = resolve_remote(
+            gcs, uri, policy, retries=retries, backoff_seconds=backoff_seconds, timeout_seconds=timeout_seconds
+        )
+        fetch: Callable[[Any], _Fetched] = functools.partial(
+            _fetch_gcs,
+            cache_dir=cache_dir,
+            client=gcs,
             max_workers=max_workers,
             retries=retries,
             backoff_seconds=backoff_seconds,
             timeout_seconds=timeout_seconds,
         )
     else:
-        fetched = _fetch_local(uri)
-    logger.info(
-        "model fetched: uri=%s version=%d files=%d bytes=%d seconds=%.2f served_from=%s path=%s",
-        fetched.model.source_uri,
-        fetched.model.version,
-        fetched.files,
-        fetched.bytes,
-        time.monotonic() - started,
-        fetched.served_from,
-        fetched.model.path,
-    )
-    return fetched.model
+        versions, fetch = resolve_local(local_path(uri), policy), _fetch_local
+    models = []
+    for version in versions:
+        fetched = fetch(version)
+        now = time.monotonic()
+        logger.info(
+            "model fetched: uri=%s version=%d files=%d bytes=%d seconds=%.2f served_from=%s path=%s",
+            fetched.model.source_uri,
+            fetched.model.version,
+            fetched.files,
+            fetched.bytes,
+            now - mark,
+            fetched.served_from,
+            fetched.model.path,
+        )
+        mark = now
+        models.append(fetched.model)
+    return models
 
 
-def _fetch_local(uri: str) -> _Fetched:
-    model = resolve_local(local_path(uri))
+def fetch_model(uri: str, cache_dir: Path, **options: Any) -> ResolvedModel:
+    """``fetch_models`` with TF Serving's default policy: the one highest version (or the SavedModel ``uri`` names)."""
+    return fetch_models(uri, cache_dir, VersionPolicy(), **options)[0]
+
+
+def _fetch_local(model: ResolvedModel) -> _Fetched:
     files = [path for path in model.path.rglob("*") if path.is_file()]
     return _Fetched(model, len(files), sum(path.stat().st_size for path in files), "local")
 
 
 def _fetch_gcs(
-    uri: str,
+    remote: RemoteModel,
     cache_dir: Path,
     *,
     client: storage.Client,
@@ -92,9 +114,6 @@ def _fetch_gcs(
     backoff_seconds: float,
     timeout_seconds: float,
 ) -> _Fetched:
-    remote = resolve_remote(
-        client, uri, retries=retries, backoff_seconds=backoff_seconds, timeout_seconds=timeout_seconds
-    )
     cache_dir.mkdir(parents=True, exist_ok=True)
     name = cache_name(remote)
 

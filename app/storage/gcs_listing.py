@@ -1,4 +1,4 @@
-"""Find the SavedModel version under a ``gs://`` uri and list the objects that make it up."""
+"""Find the SavedModel versions under a ``gs://`` uri and list the objects that make up each one."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from google.cloud import storage
 from app.errors import StorageError
 from app.storage.checksums import Digests
 from app.storage.client import CALL_TIMEOUT_SECONDS, storage_errors
-from app.storage.layout import SAVED_MODEL_FILES, no_model_error, own_version, pick_version
+from app.storage.layout import SAVED_MODEL_FILES, log_single_version, no_model_error, own_version, pick_versions
 from app.storage.retry import with_retries
 from app.storage.uris import GcsLocation, parse_gcs_uri
+from app.versions import VersionPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class RemoteObject:
 
 @dataclass(frozen=True)
 class RemoteModel:
-    """The chosen version directory and its objects."""
+    """A chosen version directory and its objects."""
 
     location: GcsLocation
     version: int
@@ -103,21 +104,27 @@ class _Lister:
 def resolve_remote(
     client: storage.Client,
     uri: str,
+    policy: VersionPolicy,
     *,
     retries: int,
     backoff_seconds: float,
     timeout_seconds: float = CALL_TIMEOUT_SECONDS,
-) -> RemoteModel:
-    """Resolve ``uri`` to one version directory and its objects, applying the TF Serving layout rules."""
+) -> list[RemoteModel]:
+    """Resolve ``uri`` to the version directories ``policy`` serves and their objects (TF Serving layout rules)."""
     base = parse_gcs_uri(uri)
     lister = _Lister(client, uri, retries, backoff_seconds, timeout_seconds)
     top_blobs, sub_prefixes = lister.list(base, delimiter="/")
     if _has_saved_model(base, top_blobs):
-        location, version = base, own_version(base.name)
+        log_single_version(base.uri, own_version(base.name), policy)
+        picked = [(base, own_version(base.name))]
     else:
         children = [prefix[len(base.prefix) :].rstrip("/") for prefix in sorted(sub_prefixes)]
-        child, version = pick_version(base.uri, children, lambda name: lister.holds_saved_model(base.child(name)))
-        location = base.child(child)
+        versions = pick_versions(base.uri, children, lambda name: lister.holds_saved_model(base.child(name)), policy)
+        picked = [(base.child(child), version) for child, version in versions]
+    return [_remote_model(uri, lister, location, version) for location, version in picked]
+
+
+def _remote_model(uri: str, lister: _Lister, location: GcsLocation, version: int) -> RemoteModel:
     objects = tuple(_remote_object(location, blob) for blob in lister.recursive(location) if _is_file(blob))
     if not objects:  # pragma: no cover - a SavedModel dir always holds at least saved_model.pb
         raise no_model_error(uri)

@@ -1,10 +1,18 @@
-"""Resolve a model on the local filesystem. Nothing is copied: the directory is served in place."""
+"""Resolve a model on the local filesystem. Nothing is copied: the directories are served in place."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from app.storage.layout import SAVED_MODEL_FILES, ResolvedModel, no_model_error, own_version, pick_version
+from app.storage.layout import (
+    SAVED_MODEL_FILES,
+    ResolvedModel,
+    log_single_version,
+    no_model_error,
+    own_version,
+    pick_versions,
+)
+from app.versions import VersionPolicy
 
 
 def has_saved_model(directory: Path) -> bool:
@@ -12,13 +20,14 @@ def has_saved_model(directory: Path) -> bool:
     return any((directory / name).is_file() for name in SAVED_MODEL_FILES)
 
 
-def resolve_local(path: Path) -> ResolvedModel:
-    """Find the SavedModel at ``path`` (absolute): the directory itself or its highest numeric version."""
+def resolve_local(path: Path, policy: VersionPolicy) -> list[ResolvedModel]:
+    """The SavedModels at ``path`` (absolute): the directory itself, or the versions ``policy`` picks below it."""
     if not path.is_dir():
         reason = "not a directory" if path.exists() else "directory does not exist"
         raise no_model_error(str(path), reason)
     if has_saved_model(path):
-        return ResolvedModel(path=path, version=own_version(path.name), source_uri=str(path))
+        log_single_version(str(path), own_version(path.name), policy)
+        return [ResolvedModel(path=path, version=own_version(path.name), source_uri=str(path))]
     children = [child.name for child in path.iterdir() if child.is_dir()]
-    name, version = pick_version(str(path), children, lambda child: has_saved_model(path / child))
-    return ResolvedModel(path=path / name, version=version, source_uri=str(path / name))
+    picked = pick_versions(str(path), children, lambda child: has_saved_model(path / child), policy)
+    return [ResolvedModel(path=path / name, version=version, source_uri=str(path / name)) for name, version in picked]

@@ -17,8 +17,10 @@ def healthz() -> Response:
 
 
 def readyz() -> Response:
-    """Ready: the model is loaded and warmed up (503 before that and while shutting down)."""
-    predictor = current_app.extensions["predictor"]
-    if not predictor.ready:
-        raise ModelNotReady(f"model {predictor.name!r} is not ready")
-    return json_response({"status": "ready", "model_name": predictor.name, "model_version": str(predictor.version)})
+    """Ready: every served version is loaded and warmed up (503 before that and while shutting down).
+
+    The body names the default version, the one a request without a version gets."""
+    served = current_app.extensions["served"]
+    if not served.ready:
+        raise ModelNotReady(f"model {served.name!r} is not ready")
+    return json_response({"status": "ready", "model_name": served.name, "model_version": str(served.default.version)})

@@ -43,7 +43,8 @@ def _start() -> None:
 
 
 def _finish(response: Response, sample: float) -> Response:
-    predictor = current_app.extensions["predictor"]
+    # The version that answered (a /versions/ or /labels/ route may pick one other than the default).
+    predictor = getattr(g, "predictor", None) or current_app.extensions["predictor"]
     request_id = getattr(g, "request_id", None) or new_request_id()
     response.headers["X-Request-Id"] = request_id
     response.headers["X-Model-Name"] = predictor.name

@@ -233,6 +233,18 @@ def build_openapi(
     v2_infer["responses"]["200"]["content"]["application/octet-stream"] = {
         "schema": {"type": "string", "format": "binary"}
     }
+    examples_request = {
+        "type": "object",
+        "required": ["examples"],
+        "properties": {
+            "signature_name": {"type": "string"},
+            "context": {"type": "object"},
+            "examples": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    results = {"type": "object", "required": ["results"], "properties": {"results": {"type": "array"}}}
+    tf_classify = _op("TF Serving classify (tf.Example features)", results, examples_request, predict_errors)
+    tf_regress = _op("TF Serving regress (tf.Example features)", results, examples_request, predict_errors)
     status = _op("TF Serving model status", {"type": "object", "required": ["model_version_status"]}, errors=(404,))
     metadata = _op(
         "TF Serving model metadata", {"type": "object", "required": ["model_spec", "metadata"]}, errors=(404,)
@@ -249,6 +261,8 @@ def build_openapi(
         predict_route: {"post": tf_predict},
         f"/v1/models/{name}:predict": {"post": tf_predict},
         f"/v1/models/{name}/versions/{version}:predict": {"post": tf_predict},
+        f"/v1/models/{name}:classify": {"post": tf_classify},
+        f"/v1/models/{name}:regress": {"post": tf_regress},
         f"/v1/models/{name}": {"get": status},
         f"/v1/models/{name}/versions/{version}": {"get": status},
         f"/v1/models/{name}/metadata": {"get": metadata},
@@ -257,6 +271,24 @@ def build_openapi(
             "get": _op(
                 "V2 server metadata",
                 {"type": "object", "required": ["name", "version", "extensions"]},
+                errors=(),
+            )
+        },
+        "/v2/": {
+            "get": _op(
+                "V2 server metadata (the Open Inference Protocol's OpenAPI spells it with a slash)",
+                {"type": "object", "required": ["name", "version", "extensions"]},
+                errors=(),
+            )
+        },
+        "/v2/models": {
+            "get": _op(
+                "V2 model list (KServe's)",
+                {
+                    "type": "object",
+                    "required": ["models"],
+                    "properties": {"models": {"type": "array", "items": {"type": "string"}}},
+                },
                 errors=(),
             )
         },
@@ -305,7 +337,7 @@ def build_openapi(
                 "InferRequest": _v2_request(sig, limits),
                 "InferResponse": {
                     "type": "object",
-                    "required": ["model_name", "outputs"],
+                    "required": ["model_name", "outputs", "id"],
                     "properties": {
                         "model_name": {"type": "string"},
                         "model_version": {"type": "string"},

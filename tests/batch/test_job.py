@@ -349,7 +349,7 @@ def test_missing_model_or_signature_is_fatal(tmp_path: Path, toy_model_dir: Path
     write_local_inputs(tmp_path, {"a.jsonl": b"1\n"})
     with pytest.raises(ModelLoadError, match="no SavedModel"):
         run_task(local_settings(tmp_path, tmp_path / "no-model"))
-    with pytest.raises(ModelLoadError, match="signature 'nope' not found"):
+    with pytest.raises(ModelLoadError, match='signature name: "nope" not found'):
         run_task(local_settings(tmp_path, toy_model_dir, "--signature", "nope"))
     with pytest.raises(ModelLoadError, match="cannot be batched"):
         run_task(local_settings(tmp_path, toy_model_dir, "--signature", "scalar_out"))

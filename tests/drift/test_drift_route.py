@@ -1,5 +1,4 @@
-"""``GET /drift`` and the drift gauges through the Flask app, fed by real predictions of the maintenance model.
-"""
+"""``GET /drift`` and the drift gauges through the Flask app, fed by real predictions of the maintenance model."""
 
 from __future__ import annotations
 

@@ -43,8 +43,8 @@ def test_functions_framework_serves_the_predict_api(toy_model_dir, tmp_path):
         assert r.headers["X-Model-Version"] == "7"
         body = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 1, 1]}]}
         assert requests.post(url + "/v2/models/toy/infer", json=body, timeout=30).json()["outputs"][0]["data"] == [3.0]
-        bad = requests.post(url + "/predict", json={"instances": [[1, 2]]}, timeout=30)
-        assert bad.status_code == 400 and "expects [-1,3]" in bad.json()["error"]
+        bad = requests.post(url + "/predict", json={"inputs": 5.0}, timeout=30)  # the graph refuses a scalar
+        assert bad.status_code == 400 and "expects x [-1,3]" in bad.json()["error"]
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)

@@ -37,7 +37,7 @@ def test_metrics_aggregate_over_two_workers(toy_model_dir, tmp_path):
                 statuses += pool.map(call, range(len(statuses), len(statuses) + 100))
                 if counting_workers() >= 2:
                     break
-        bad = requests.post(server.url + "/predict", json={"instances": [[1, 2]]}, timeout=10)
+        bad = requests.post(server.url + "/predict", json={"inputs": 5.0}, timeout=10)  # the graph refuses a scalar
         text = requests.get(server.url + "/metrics", timeout=10).text
     sent = len(statuses)
     assert statuses == [200] * sent and bad.status_code == 400

@@ -21,6 +21,7 @@ from app.storage import cache as model_cache
 from app.storage import fetch_model
 from app.storage.gcs_download import download_objects
 from app.storage.gcs_listing import resolve_remote
+from app.versions import VersionPolicy
 from tests.faultproxy import (
     LISTING,
     MEDIA,
@@ -181,7 +182,7 @@ def test_timeouts_on_every_attempt_give_up_after_bounded_time(
 
 def test_object_deleted_after_listing_is_a_clear_error(gcs: GcsHelper, model: Model, tmp_path: Path) -> None:
     # A real 404 from the emulator (no proxy): the listed generation is gone by the time it is downloaded.
-    remote = resolve_remote(gcs.client, model.uri, **FAST)
+    [remote] = resolve_remote(gcs.client, model.uri, VersionPolicy(), **FAST)
     gcs.bucket.blob("m/1/saved_model.pb").delete()
 
     with pytest.raises(StorageError) as excinfo:

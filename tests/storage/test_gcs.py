@@ -24,6 +24,7 @@ from app.storage.fetch import cache_name
 from app.storage.gcs_download import download_objects
 from app.storage.gcs_listing import resolve_remote
 from app.storage.retry import is_transient, with_retries
+from app.versions import VersionPolicy
 from tests.fixtures_gcs import GcsHelper
 from tests.storage import read_tree, write_fake_saved_model
 
@@ -182,7 +183,8 @@ def wait_until(condition: Callable[[], bool], timeout: float, explain: Callable[
 def test_concurrent_processes_download_once_and_share_the_result(gcs: GcsHelper, tmp_path: Path) -> None:
     uploaded = upload_versions(gcs, tmp_path, "m", ["1", "2"])
     cache_dir = tmp_path / "cache"
-    lock = model_cache.lock_path(cache_dir, cache_name(resolve_remote(gcs.client, gcs.uri("m"), **FAST)))
+    [remote] = resolve_remote(gcs.client, gcs.uri("m"), VersionPolicy(), **FAST)
+    lock = model_cache.lock_path(cache_dir, cache_name(remote))
     lock.parent.mkdir(parents=True)
     logs = [tmp_path / f"worker-{n}.log" for n in range(4)]
 
@@ -248,7 +250,7 @@ def test_missing_bucket_raises_storage_error(gcs: GcsHelper, tmp_path: Path) -> 
 
 def test_checksum_mismatch_in_a_real_download_is_retried_then_fatal(gcs: GcsHelper, tmp_path: Path) -> None:
     upload_versions(gcs, tmp_path, "m", ["1"])
-    remote = resolve_remote(gcs.client, gcs.uri("m"), **FAST)
+    [remote] = resolve_remote(gcs.client, gcs.uri("m"), VersionPolicy(), **FAST)
     [pb] = [obj for obj in remote.objects if obj.relative == "saved_model.pb"]
     wrong = type(pb)(pb.name, pb.relative, pb.generation, Digests(pb.digests.size, "AAAAAA==", pb.digests.md5))
 

@@ -1,6 +1,7 @@
 """V2 / Open Inference Protocol codec: JSON tensors, Triton's binary extension, and malformed requests."""
 
 import struct
+from dataclasses import replace
 
 import numpy as np
 import orjson
@@ -8,6 +9,7 @@ import pytest
 
 from app.codecs.v2 import decode_infer, encode_infer
 from app.errors import InvalidInput
+from app.tensors import SignatureInfo, TensorInfo
 from tests.unit.signatures import IMAGE, lookup
 
 
@@ -55,6 +57,34 @@ def test_binary_bytes_elements_are_length_prefixed():
         "parameters": {"signature_name": "text"},
     }
     assert decode_infer(body, raw, lookup).inputs["s"].tolist() == [b"hi", b""]
+
+
+def test_binary_data_output_is_the_default_for_requested_outputs():
+    # Triton's binary tensor extension: binary_data_output sets every output's default, an output's own binary_data
+    # overrides it. (KServe sends a requested output without binary_data as JSON; see docs/v2-compatibility.md.)
+    body = {
+        "inputs": [tensor()],
+        "parameters": {"binary_data_output": True},
+        "outputs": [{"name": "digit"}, {"name": "probabilities", "parameters": {"binary_data": False}}],
+    }
+    assert decode_infer(body, b"", lookup).binary_outputs == {"digit"}
+    assert decode_infer({**body, "outputs": None}, b"", lookup).binary_outputs == {"digit", "probabilities"}
+
+
+def test_fp16_travels_as_json_numbers_and_as_binary():
+    # KServe and Triton refuse FP16 as JSON numbers; we take them (docs/v2-compatibility.md) and round to halves.
+    half = TensorInfo("h", "float16", (None,))
+    sig = SignatureInfo("halves", inputs={"h": half}, outputs={"h": half})
+    values = np.array([6.8, 1.4, 65504.0], np.float16)
+    as_json = decode_infer({"inputs": [tensor("h", [3], "FP16", [6.8, 1.4, 65504.0])]}, b"", lambda _: sig)
+    header = {"inputs": [{"name": "h", "shape": [3], "datatype": "FP16", "parameters": {"binary_data_size": 6}}]}
+    as_binary = decode_infer(header, values.astype("<f2").tobytes(), lambda _: sig)
+    assert as_json.inputs["h"].dtype == as_binary.inputs["h"].dtype == np.float16
+    assert as_json.inputs["h"].tolist() == as_binary.inputs["h"].tolist() == values.tolist()
+    payload, _ = encode_infer("m", 1, as_json, {"h": values}, sig)
+    assert np.array_equal(np.float16(orjson.loads(payload)["outputs"][0]["data"]), values)
+    payload, headers = encode_infer("m", 1, replace(as_json, binary_outputs={"h"}), {"h": values}, sig)
+    assert payload[int(headers["Inference-Header-Content-Length"]) :] == values.astype("<f2").tobytes()
 
 
 def test_json_response_shape():

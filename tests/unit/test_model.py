@@ -40,7 +40,11 @@ def test_signature_defs_match_tf_serving_metadata(toy):
     sig = toy.signature_defs["multi"]
     assert sig["method_name"] == "tensorflow/serving/predict"
     assert sig["inputs"]["a"]["dtype"] == "DT_INT64"
-    assert sig["inputs"]["a"]["tensor_shape"]["dim"] == [{"size": "-1"}, {"size": "2"}]
+    # Fields at their defaults are printed too, as TF Serving prints them.
+    assert sig["inputs"]["a"]["tensor_shape"] == {
+        "dim": [{"size": "-1", "name": ""}, {"size": "2", "name": ""}],
+        "unknown_rank": False,
+    }
     assert "__saved_model_init_op" not in toy.signature_defs
 
 

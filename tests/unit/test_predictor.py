@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app.errors import InvalidInput, ModelLoadError, ModelNotReady, NotFound
+from app.errors import InvalidInput, ModelLoadError, ModelNotReady
 from app.predictor import Predictor, synthetic_inputs
 from tests.unit.signatures import ALL, IMAGE
 
@@ -74,7 +74,7 @@ def test_not_ready_and_unknown_signature():
     with pytest.raises(ModelNotReady):
         p.predict({"image": np.ones((1, 2, 2), np.float32)})
     p.mark_ready()
-    with pytest.raises(NotFound, match="available: features, flags, serving_default, text"):
+    with pytest.raises(InvalidInput, match='"classify" not found in signature def; model .mnist. has: features, flags'):
         p.predict({"image": np.ones((1, 2, 2), np.float32)}, "classify")
     p.mark_not_ready()
     assert not p.ready

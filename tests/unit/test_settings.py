@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import DEMO_MODEL_DIR, Settings, SettingsError, model_name_from_uri
+from app.versions import VersionPolicy
 
 
 def test_defaults_serve_the_bundled_demo_model():
@@ -81,11 +82,52 @@ def test_model_uri_wins_over_aip_storage_uri():
         ({"MAX_QUEUE_WAIT_MS": "3600001"}, "MAX_QUEUE_WAIT_MS"),
         ({"AIP_PREDICT_ROUTE": "predict"}, "AIP_PREDICT_ROUTE"),
         ({"MODEL_NAME": "bad name/with slash"}, "MODEL_NAME"),
+        ({"MODEL_VERSION_POLICY": "newest"}, "MODEL_VERSION_POLICY"),
+        ({"MODEL_VERSION_POLICY": "latest:0"}, "MODEL_VERSION_POLICY"),
+        ({"MODEL_VERSION_POLICY": "latest:"}, "MODEL_VERSION_POLICY"),
+        ({"MODEL_VERSION_POLICY": "all:2"}, "MODEL_VERSION_POLICY"),
+        ({"MODEL_VERSION_POLICY": "specific:"}, "MODEL_VERSION_POLICY"),
+        ({"MODEL_VERSION_POLICY": "specific:1,x"}, "MODEL_VERSION_POLICY"),
+        ({"MODEL_VERSION_POLICY": "specific:1,1"}, "MODEL_VERSION_POLICY"),
+        ({"MODEL_VERSION_LABELS": "stable"}, "MODEL_VERSION_LABELS"),
+        ({"MODEL_VERSION_LABELS": "stable=one"}, "MODEL_VERSION_LABELS"),
+        ({"MODEL_VERSION_LABELS": "a/b=1"}, "MODEL_VERSION_LABELS"),
+        ({"MODEL_VERSION_LABELS": "stable=1,stable=2"}, "MODEL_VERSION_LABELS"),
+        ({"MODEL_VERSION_POLICY": "specific:1,2", "MODEL_VERSION_LABELS": "canary=3"}, "MODEL_VERSION_LABELS"),
     ],
 )
 def test_bad_values_fail_fast_naming_the_variable(env, variable):
     with pytest.raises(SettingsError, match=rf"^{variable}="):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("raw", "policy"),
+    [
+        ("", VersionPolicy(kind="latest", count=1)),
+        ("latest", VersionPolicy(kind="latest", count=1)),
+        ("Latest:3", VersionPolicy(kind="latest", count=3)),
+        ("all", VersionPolicy(kind="all")),
+        ("specific: 2, 1", VersionPolicy(kind="specific", versions=(1, 2))),
+    ],
+)
+def test_version_policy_as_tf_serving_spells_it(raw, policy):
+    assert Settings.from_env({"MODEL_VERSION_POLICY": raw}).version_policy == policy
+
+
+def test_version_labels_are_label_version_pairs():
+    assert Settings().version_labels == ()
+    s = Settings.from_env({"MODEL_VERSION_LABELS": " stable=1, canary = 2,", "MODEL_VERSION_POLICY": "specific:1,2"})
+    assert s.version_labels == (("stable", 1), ("canary", 2))
+
+
+def test_a_label_outside_a_specific_policy_is_named():
+    with pytest.raises(SettingsError) as excinfo:
+        Settings.from_env({"MODEL_VERSION_POLICY": "specific:1,2", "MODEL_VERSION_LABELS": "stable=1,canary=3"})
+    assert str(excinfo.value) == (
+        "MODEL_VERSION_LABELS='stable=1,canary=3': label 'canary' points to version 3, which "
+        "MODEL_VERSION_POLICY=specific:1,2 does not serve"
+    )
 
 
 def test_values_are_typed():

@@ -288,10 +288,9 @@ def test_bad_integer_inputs(client, a, message):
             "'instances' mixes objects and plain values: use one form for every instance",
         ),
         (
-            {"instances": [[1, 2, 3]], "foo": 1},
-            "unknown field 'foo'; expected 'instances' or 'inputs' and optional 'signature_name'",
+            {"inputs": {"z": [1]}},
+            "Missing named input: x in 'inputs' object (signature 'serving_default' expects inputs: x)",
         ),
-        ({"inputs": {"z": [1]}}, "unknown input 'z' for signature 'serving_default'; expected inputs: x"),
         (
             {"instances": [{"x": [1, 2, 3], "z": 1}]},
             "unknown input 'z' for signature 'serving_default'; expected inputs: x",
@@ -307,17 +306,32 @@ def test_bad_integer_inputs(client, a, message):
             "input 'x' has an empty batch (first dimension 0): send at least one example",
         ),
         ({"inputs": None}, "input 'x' must hold numbers (float32), got null"),
-        ({"instances": [[1, 2, 3]], "signature_name": ["x"]}, "'signature_name' must be a string"),
+        ({"instances": [[1, 2, 3]], "signature_name": ["x"]}, "'signature_name' key must be a string value."),
         ({"instances": [[1, 2, 3]], "parameters": []}, "'parameters' must be an object"),
         (
             {"instances": [[1, 2, 3]], "inputs": [[1, 2, 3]]},
-            "request must have either 'instances' (row format) or 'inputs' (columnar format), not both",
+            "request must have either 'instances' (row format) or 'inputs' (columnar format), not both: "
+            "expecting only one of 'inputs' or 'instances' keys to exist",
         ),
     ],
 )
 def test_bad_tf_serving_requests(client, body, message):
     assert_error(send(client, V1, body), 400, message)
     assert_still_serves(client)
+
+
+def test_unknown_keys_are_ignored_as_tf_serving_ignores_them(client):
+    """Unknown top-level keys, and columnar input names the signature lacks, are ignored (json_tensor.cc)."""
+    r = send(client, V1, {"instances": [[1, 2, 3]], "foo": {"bar": [1]}})
+    assert r.status_code == 200 and r.get_json()["predictions"][0]["y"] == [2.0, 4.0, 6.0]
+    r = send(client, V1, {"inputs": {"x": [[1, 2, 3]], "z": "ignored"}})
+    assert r.status_code == 200 and r.get_json()["outputs"]["total"] == [6.0]
+    deep = {
+        "instances": [[1, 2, 3]],
+        "foo": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
+    }
+    r = send(client, V1, deep)  # ignored, but still within the nesting limit (MAX_NESTING_DEPTH)
+    assert r.status_code == 400 and "MAX_NESTING_DEPTH" in r.get_json()["error"]
 
 
 def test_null_signature_name_means_the_default(client):

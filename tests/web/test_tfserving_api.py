@@ -67,7 +67,10 @@ def test_status_and_metadata(client):
     sig = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
     assert sig["method_name"] == "tensorflow/serving/predict"
     assert sig["inputs"]["x"]["dtype"] == "DT_FLOAT"
-    assert sig["inputs"]["x"]["tensor_shape"] == {"dim": [{"size": "-1"}, {"size": "3"}]}
+    assert sig["inputs"]["x"]["tensor_shape"] == {
+        "dim": [{"size": "-1", "name": ""}, {"size": "3", "name": ""}],
+        "unknown_rank": False,
+    }
     assert set(meta["metadata"]["signature_def"]["signature_def"]) >= {"multi", "text", "serving_default"}
 
 
@@ -87,9 +90,9 @@ def test_every_response_names_request_model_and_version(client):
     [
         (
             "/v1/models/toy:predict",
-            {"instances": [[1, 2]]},
+            {"inputs": 5.0},
             400,
-            "has shape [1,2] but signature 'serving_default' expects [-1,3]",
+            "the model rejected inputs of shape x [] (signature 'serving_default' expects x [-1,3])",
         ),
         (
             "/v1/models/toy:predict",
@@ -97,12 +100,13 @@ def test_every_response_names_request_model_and_version(client):
             400,
             "must hold numbers (float32), got strings",
         ),
-        ("/v1/models/toy:predict", {"inputs": {"z": [1]}}, 400, "unknown input 'z'"),
+        ("/v1/models/toy:predict", {"instances": [{"x": [1, 2, 3], "z": [1]}]}, 400, "unknown input 'z'"),
+        ("/v1/models/toy:predict", {"inputs": {"z": [1]}}, 400, "Missing named input: x in 'inputs' object"),
         (
             "/v1/models/toy:predict",
             {"signature_name": "multi", "inputs": {"a": [[1, 2]]}},
             400,
-            "missing input 'b'",
+            "Missing named input: b in 'inputs' object",
         ),
         ("/v1/models/toy:predict", {"instances": [[1, 2, 3]], "inputs": [[1, 2, 3]]}, 400, "not both"),
         (
@@ -115,24 +119,40 @@ def test_every_response_names_request_model_and_version(client):
         (
             "/v1/models/toy:predict",
             {"signature_name": "nope", "instances": [1]},
-            404,
-            "signature 'nope' not found",
+            400,
+            'Serving signature name: "nope" not found in signature def',
         ),
         (
             "/v1/models/other:predict",
             {"instances": [1]},
             404,
-            "model 'other' not found; this server serves 'toy'",
+            "Servable not found for request: Latest(other)",
         ),
-        ("/v1/models/toy/versions/8:predict", {"instances": [1]}, 404, "version 8 of model 'toy' not found"),
-        ("/v1/models/toy/labels/stable:predict", {"instances": [1]}, 404, "version label 'stable' not found"),
-        ("/v1/models/toy:classify", {"examples": []}, 404, "classify API is not served"),
+        (
+            "/v1/models/toy/versions/8:predict",
+            {"instances": [1]},
+            404,
+            "Servable not found for request: Specific(toy, 8)",
+        ),
+        (
+            "/v1/models/toy/labels/stable:predict",
+            {"instances": [1]},
+            400,
+            "Unrecognized servable version label: stable",
+        ),
     ],
 )
 def test_errors_have_tf_serving_codes_and_clear_messages(client, path, body, status, message):
+    """Codes as TF Serving's handler answers them (tests/conformance/test_tfserving_rest.py ports its own tests)."""
     r = post(client, path, body)
     assert r.status_code == status
     assert r.get_json() == {"error": r.get_json()["error"]} and message in r.get_json()["error"]
+
+
+def test_any_shape_reaches_the_model_as_in_tf_serving(client):
+    """TF Serving hands the graph what was sent: [1,2] for an input of shape [-1,3] works where the graph allows it."""
+    r = post(client, "/v1/models/toy:predict", {"instances": [[1, 2]]})
+    assert r.status_code == 200 and r.get_json() == {"predictions": [{"total": 3.0, "y": [2.0, 4.0]}]}
 
 
 def test_transport_errors(client):
@@ -142,8 +162,8 @@ def test_transport_errors(client):
     assert r.status_code == 415 and "application/json" in r.get_json()["error"]
     r = client.post("/v1/models/toy:predict", data=b"", content_type="application/json")
     assert r.status_code == 400 and "empty" in r.get_json()["error"]
-    r = client.get("/v1/models/toy:predict")
-    assert r.status_code == 405 and r.get_json() == {"error": "GET is not allowed here; use POST"}
+    r = client.get("/v1/models/toy:predict")  # as TF Serving: a method outside its grammar is a malformed request
+    assert r.status_code == 400 and r.get_json() == {"error": "Malformed request: GET /v1/models/toy:predict"}
     r = client.get("/predict")
     assert r.status_code == 405 and r.get_json()["error"] == "method not allowed for this route"
     big = b'{"instances": [' + b"1.0," * 40_000 + b"1.0]}"

@@ -18,6 +18,8 @@ def test_server_and_model_metadata(client):
         "version": "0.1.0",
         "extensions": ["binary_tensor_data"],
     }
+    assert client.get("/v2/").get_json() == client.get("/v2").get_json()  # the OIP OpenAPI path has the slash
+    assert client.get("/v2/models").get_json() == {"models": ["toy"]}  # KServe's model list
     assert client.get("/v2/health/live").get_json() == {"live": True}
     assert client.get("/v2/health/ready").get_json() == {"ready": True}
     assert client.get("/v2/models/toy/ready").get_json() == {"name": "toy", "ready": True}
@@ -44,6 +46,16 @@ def test_infer_json(client):
         "model_version": "7",
         "outputs": [{"name": "total", "datatype": "FP32", "shape": [2], "data": [6.0, 15.0]}],
     }
+
+
+def test_response_id_defaults_to_the_request_id(client):
+    # The OIP response object always has an "id" (KServe generates one); ours is the id of the access log line.
+    r = infer(client, {"inputs": [X]}, headers={"X-Request-Id": "trace-me-1"})
+    assert r.get_json()["id"] == "trace-me-1" == r.headers["X-Request-Id"]
+    r = infer(client, {"inputs": [X]})
+    assert r.get_json()["id"] == r.headers["X-Request-Id"] and len(r.get_json()["id"]) == 32
+    r = infer(client, {"id": "", "inputs": [X]})
+    assert r.get_json()["id"] == ""  # an id the client gave is echoed as it is
 
 
 def test_infer_versioned_multi_input_and_bytes(client):
@@ -103,8 +115,8 @@ def test_infer_binary_extension(client):
         (
             "/v2/models/toy/infer",
             {"inputs": [X], "parameters": {"signature_name": "zzz"}},
-            404,
-            "signature 'zzz'",
+            400,  # a bad request parameter (app.predictor: TF Serving's status and words for it)
+            '"zzz" not found',
         ),
     ],
 )
@@ -129,9 +141,12 @@ def test_binary_header_errors(client):
 def test_not_ready(client, toy_predictor):
     toy_predictor.mark_not_ready()
     try:
-        assert client.get("/v2/health/ready").status_code == 503
-        assert client.get("/v2/models/toy/ready").get_json() == {"name": "toy", "ready": False}
-        assert infer(client, {"inputs": [X]}).status_code == 503
+        # As KServe's V2 server: "not ready" is a 503 with the error object, like every other failure.
+        for path in ("/v2/health/ready", "/v2/models/toy/ready", "/v2/models/toy/versions/7/ready"):
+            r = client.get(path)
+            assert (r.status_code, r.get_json()) == (503, {"error": "model 'toy' is not ready"}), path
+        r = infer(client, {"inputs": [X]})
+        assert (r.status_code, r.get_json()) == (503, {"error": "model 'toy' is not ready"})
         assert client.get("/v2/health/live").status_code == 200
     finally:
         toy_predictor.mark_ready()
