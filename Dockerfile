@@ -53,9 +53,12 @@ RUN groupadd --gid 10001 app \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/app --shell /usr/sbin/nologin app
 WORKDIR /app
 # MODEL_CACHE_DIR is under /tmp so the image runs with a read-only root filesystem and a writable /tmp.
+# REST_API_PORT: also listen on TF Serving's REST port, so its `docker run -p 8501:8501 -v DIR:/models/NAME
+# -e MODEL_NAME=NAME` commands work unchanged against this image.
 ENV PORT=8080 \
+    REST_API_PORT=8501 \
     MODEL_CACHE_DIR=/tmp/model-cache
-EXPOSE 8080
+EXPOSE 8080 8501
 # Liveness only (/healthz); orchestrators should gate traffic on /readyz. Python, because the image has no curl.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8080'), timeout=4)"]

@@ -25,7 +25,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     from app.logs import gunicorn_logger_class, log_config
 
     return {
-        "bind": f"{settings.host}:{settings.port}",
+        "bind": [f"{settings.host}:{port}" for port in settings.ports],
         "workers": settings.worker_count,
         # Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections over them: on
         # one shared socket, the worker that woke first could take all of them (the issue saw 32 of 32 on one);
@@ -142,16 +142,17 @@ def main(argv: list[str] | None = None) -> int:
         log.error("invalid configuration: %s", exc)
         return 2
     setup_logging(settings)
-    busy = _port_in_use(settings.host, settings.port)
-    if busy:
-        log.error("cannot listen on %s:%d: %s (is another server running there?)", settings.host, settings.port, busy)
-        return 1
+    for port in settings.ports:
+        busy = _port_in_use(settings.host, port)
+        if busy:
+            log.error("cannot listen on %s:%d: %s (is another server running there?)", settings.host, port, busy)
+            return 1
     _prepare_metrics_dir()
     log.info(
-        "starting %s on %s:%s (workers=%d, threads=%d, tensorflow threads=%d), model %s from %s (versions: %s)",
+        "starting %s on %s port %s (workers=%d, threads=%d, tensorflow threads=%d), model %s from %s (versions: %s)",
         "model server",
         settings.host,
-        settings.port,
+        " and ".join(map(str, settings.ports)),
         settings.worker_count,
         settings.threads,
         settings.tf_thread_count,

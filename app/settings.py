@@ -99,7 +99,8 @@ class Settings:
 
     model_uri: str = str(DEMO_MODEL_DIR)
     """MODEL_URI (or Vertex AI's AIP_STORAGE_URI): local path or gs://bucket/prefix of a SavedModel or a TF
-    Serving base directory with numeric version subdirectories. Default: the bundled demo model."""
+    Serving base directory with numeric version subdirectories. Default: MODEL_BASE_PATH/MODEL_NAME when that
+    directory exists (TF Serving's image convention: /models/model), else the bundled demo model."""
     model_name: str = "mnist"
     """MODEL_NAME: the name clients use in /v1/models/{name} and /v2/models/{name}. Default: from the URI."""
     version_policy: VersionPolicy = field(default_factory=VersionPolicy)
@@ -110,6 +111,9 @@ class Settings:
     each must name a served version."""
     port: int = 8080
     """AIP_HTTP_PORT or PORT: the TCP port to listen on (Cloud Run sets PORT)."""
+    rest_api_port: int = 0
+    """REST_API_PORT: a second port to listen on, 0 for none. The image sets 8501, TF Serving's REST port, so TF
+    Serving's `docker run -p 8501:8501 ...` commands work unchanged."""
     host: str = "0.0.0.0"
     """HOST: the address to bind."""
     predict_route: str = "/predict"
@@ -193,6 +197,11 @@ class Settings:
         )
 
     @property
+    def ports(self) -> list[int]:
+        """Every port to listen on: PORT, and REST_API_PORT when set to another one."""
+        return [self.port] + ([self.rest_api_port] if self.rest_api_port not in (0, self.port) else [])
+
+    @property
     def batching(self) -> BatchingSettings:
         """How concurrent requests are merged into model calls."""
         return BatchingSettings(self.max_batch_size, self.batch_timeout_ms / 1000, self.batch_queue_size)
@@ -206,7 +215,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read settings from ``environ`` (default: the process environment)."""
         env = os.environ if environ is None else environ
-        uri = _text(env, "MODEL_URI") or _text(env, "AIP_STORAGE_URI") or cls.model_uri
+        uri = _text(env, "MODEL_URI") or _text(env, "AIP_STORAGE_URI") or _tf_serving_path(env) or cls.model_uri
         name = _text(env, "MODEL_NAME") or model_name_from_uri(uri)
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", name):
             raise SettingsError(f"MODEL_NAME={name!r} is not a valid model name: use letters, digits, '.', '_' or '-'")
@@ -216,6 +225,7 @@ class Settings:
             model_name=name,
             **_versions(env),
             port=_int(env, port_var, cls.port, 1, 65535),
+            rest_api_port=_int(env, "REST_API_PORT", cls.rest_api_port, 0, 65535),
             host=_text(env, "HOST") or cls.host,
             predict_route=_route(env, "AIP_PREDICT_ROUTE", cls.predict_route),
             health_route=_route(env, "AIP_HEALTH_ROUTE", cls.health_route),
@@ -306,6 +316,12 @@ def _version_labels(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
             raise SettingsError(f"MODEL_VERSION_LABELS={raw!r}: label {label!r} is given twice")
         labels[label] = int(version)
     return tuple(labels.items())
+
+
+def _tf_serving_path(env: Mapping[str, str]) -> str:
+    """TF Serving's image convention: ``$MODEL_BASE_PATH/$MODEL_NAME`` (default ``/models/model``), if it exists."""
+    path = Path(_text(env, "MODEL_BASE_PATH") or "/models") / (_text(env, "MODEL_NAME") or "model")
+    return str(path) if path.is_dir() else ""
 
 
 def model_name_from_uri(uri: str) -> str:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.integration.server import free_port, run_server
+
 MODEL = "saved_model_half_plus_two_2_versions"  # the handler test's kTestModelName
 TESTDATA = Path(__file__).parent / "data"
 
@@ -179,6 +181,27 @@ def test_docker_quick_start(half_plus_two_server):  # g3doc/docker.md
         f"{half_plus_two_server.url}/v1/models/half_plus_two:predict",
     )
     assert code == 200 and json.loads(body) == {"predictions": [2.5, 3.0, 4.5]}
+
+
+@requires_curl
+def test_docker_quick_start_layout(half_plus_two_base_dir, tmp_path):  # g3doc/docker.md, its flags
+    """``-v DIR:/models/half_plus_two -e MODEL_NAME=half_plus_two -p 8501:8501``: no MODEL_URI, TF Serving's layout,
+    and TF Serving's REST port (REST_API_PORT, which the image sets to 8501) next to PORT."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "half_plus_two").symlink_to(half_plus_two_base_dir)
+    rest_port = free_port()
+    env = {
+        "MODEL_BASE_PATH": str(models),
+        "MODEL_NAME": "half_plus_two",
+        "REST_API_PORT": str(rest_port),
+        "WORKERS": "1",
+    }
+    with run_server(env, tmp_path) as server:
+        url = f"http://127.0.0.1:{rest_port}/v1/models/half_plus_two:predict"
+        code, body = curl("-d", '{"instances": [1.0, 2.0, 5.0]}', "-X", "POST", url)
+        assert code == 200 and json.loads(body) == {"predictions": [2.5, 3.0, 4.5]}
+        assert requests.get(server.url + "/v1/models/half_plus_two", timeout=30).status_code == 200
 
 
 @requires_curl

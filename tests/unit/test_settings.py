@@ -170,3 +170,19 @@ def test_components_get_their_sections():
     assert (s.batching.max_batch_size, s.batching.max_wait_s, s.batching.max_queue) == (16, 0.005, 256)
     assert (s.front.threads, s.front.max_in_flight, s.front.max_request_bytes) == (3, 128, 32 * 1024 * 1024)
     assert s.limits.max_instances == 9
+
+
+def test_tf_serving_image_conventions(tmp_path):
+    """MODEL_BASE_PATH/MODEL_NAME is served when MODEL_URI is unset and it exists; REST_API_PORT adds a port."""
+    (tmp_path / "half_plus_two").mkdir()
+    s = Settings.from_env({"MODEL_BASE_PATH": str(tmp_path), "MODEL_NAME": "half_plus_two", "REST_API_PORT": "8501"})
+    assert s.model_uri == str(tmp_path / "half_plus_two") and s.model_name == "half_plus_two"
+    assert s.ports == [8080, 8501]
+    (tmp_path / "model").mkdir()
+    assert Settings.from_env({"MODEL_BASE_PATH": str(tmp_path)}).model_uri == str(tmp_path / "model")
+    absent = Settings.from_env({"MODEL_BASE_PATH": str(tmp_path), "MODEL_NAME": "other"})
+    assert absent.model_uri == Settings.model_uri  # the demo model, as before
+    explicit = Settings.from_env({"MODEL_BASE_PATH": str(tmp_path), "MODEL_URI": "gs://b/m", "MODEL_NAME": "x"})
+    assert explicit.model_uri == "gs://b/m"
+    assert Settings.from_env({"REST_API_PORT": "8080"}).ports == [8080]
+    assert Settings.from_env({}).ports == [8080]
