@@ -62,6 +62,14 @@ BUILD_INFO = Gauge(
 )
 
 
+DEVICE_INFO = Gauge(
+    "model_server_device_info",
+    "Always 1, one sample per device TensorFlow serves on: CPU, or GPU:N (name).",
+    ["device"],
+    multiprocess_mode="max",
+)
+
+
 def exposition() -> tuple[bytes, str]:
     """The text exposition of every metric (aggregated over workers in multiprocess mode)."""
     from prometheus_client import CONTENT_TYPE_LATEST

@@ -174,6 +174,8 @@ class Settings:
     """DRIFT_*: input drift monitoring against the training baseline (see DriftSettings)."""
     warmup: bool = True
     """WARMUP: run one synthetic call per signature (and TF Serving warm-up records) before ready."""
+    require_gpu: bool = False
+    """REQUIRE_GPU: refuse to start (exit non-zero, one log line) when TensorFlow sees no GPU."""
 
     # -- sections: each component gets its own part of the settings as an argument --------------------------
     @property
@@ -253,6 +255,7 @@ class Settings:
             **_auth(env),
             drift=DriftSettings.from_env(env),
             warmup=_bool(env, "WARMUP", cls.warmup),
+            require_gpu=_bool(env, "REQUIRE_GPU", cls.require_gpu),
         )
 
 

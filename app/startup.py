@@ -37,6 +37,15 @@ def load_served(settings: Settings) -> ServedModel:
             f"create it with `{DEMO_MODEL_COMMAND}` (or `make demo-model`), or set MODEL_URI"
         )
     phases: dict[str, float] = {}
+    if settings.require_gpu:
+        # Before the download starts: a GPU service without a GPU must fail in seconds, not after fetching the model.
+        from app.devices import check_gpu
+
+        mark = time.perf_counter()
+        import tensorflow as tf
+
+        check_gpu(tf, required=True)
+        phases["gpu_check_s"] = time.perf_counter() - mark
     # The download is network-bound and TensorFlow's import is CPU-bound: overlap them.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch") as pool:
         fetch = pool.submit(
@@ -63,15 +72,18 @@ def load_served(settings: Settings) -> ServedModel:
     gc.collect()
     gc.freeze()
     served = ServedModel((v.predictor for v in loaded), labels)
+    from app.devices import describe_devices
+
+    devices = describe_devices(tf)
     phases["load_s"] = sum(v.load_s for v in loaded)
     phases["warmup_s"] = sum(v.warmup_s for v in loaded)
     phases["total_s"] = time.perf_counter() - started
-    _record_metrics(served, phases)
+    _record_metrics(served, phases, devices)
     served.mark_ready()
     if len(loaded) > 1:
         for version in loaded:
             _log_version(settings, version)
-    _log_summary(settings, served, loaded, phases)
+    _log_summary(settings, served, loaded, phases, devices)
     return served
 
 
@@ -127,13 +139,16 @@ def _log_version(settings: Settings, loaded: _Loaded) -> None:
     )
 
 
-def _log_summary(settings: Settings, served: ServedModel, loaded: list[_Loaded], phases: dict[str, float]) -> None:
+def _log_summary(
+    settings: Settings, served: ServedModel, loaded: list[_Loaded], phases: dict[str, float], devices: list[str]
+) -> None:
     """One line for the whole start; it also describes the default version (with one version: as it always has)."""
     log.info(
-        "model %s %s %s ready in %.2fs (import %.2fs, download %.2fs, load %.2fs, warm-up %.2fs)",
+        "model %s %s %s ready on %s in %.2fs (import %.2fs, download %.2fs, load %.2fs, warm-up %.2fs)",
         settings.model_name,
         "versions" if len(served) > 1 else "version",
         ", ".join(map(str, served.versions)),
+        ", ".join(devices),
         phases["total_s"],
         phases["import_s"],
         phases["download_s"],
@@ -146,6 +161,7 @@ def _log_summary(settings: Settings, served: ServedModel, loaded: list[_Loaded],
                 "version_policy": str(settings.version_policy),
                 "version_labels": {label: str(v) for label, v in served.labels.items()},
                 "phases_s": {k: round(v, 3) for k, v in phases.items()},
+                "devices": devices,
             }
         },
     )
@@ -171,7 +187,7 @@ def _size_thread_pools(tf: Any, threads: int) -> None:
         log.debug("TensorFlow's thread pools were already sized; keeping them")
 
 
-def _record_metrics(served: ServedModel, phases: dict[str, float]) -> None:
+def _record_metrics(served: ServedModel, phases: dict[str, float], devices: list[str]) -> None:
     import tensorflow as tf
 
     from app import __version__, metrics
@@ -180,6 +196,8 @@ def _record_metrics(served: ServedModel, phases: dict[str, float]) -> None:
         metrics.LOAD_SECONDS.labels(phase.removesuffix("_s")).set(seconds)
     for predictor in served:
         metrics.BUILD_INFO.labels(__version__, predictor.name, str(predictor.version), tf.__version__).set(1)
+    for device in devices:
+        metrics.DEVICE_INFO.labels(device).set(1)
 
 
 def _timed(fn, *args, **kwargs):

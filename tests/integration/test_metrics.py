@@ -65,4 +65,5 @@ def test_metrics_aggregate_over_two_workers(toy_model_dir, tmp_path):
         == 1
     )
     assert sample(text, "model_server_model_load_seconds", phase="total") > 0
+    assert sample(text, "model_server_device_info", device="CPU") == 1  # this machine has no GPU
     assert "model_server_queue_depth" in text

@@ -171,3 +171,17 @@ def test_a_port_already_listened_on_is_an_error_not_a_shared_port(tmp_path):
     assert result.returncode == 1
     (entry,) = json_lines(result.stdout)
     assert entry["severity"] == "ERROR" and entry["message"].startswith(f"cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_require_gpu_without_a_gpu_exits_in_seconds_naming_the_variable(tmp_path, toy_model_dir):
+    """On this CPU-only machine (and the CPU image), REQUIRE_GPU=true refuses to start: one ERROR line that names
+    the variable and what TensorFlow saw, before any model download; unset, the same server starts (other tests)."""
+    env = {"MODEL_URI": str(toy_model_dir), "PORT": str(free_port()), "WORKERS": "1", "REQUIRE_GPU": "true"}
+    started = time.monotonic()
+    result = run_to_exit(env, tmp_path, timeout=60)
+    took = time.monotonic() - started
+    assert result.returncode != 0
+    errors = [e["message"] for e in json_lines(result.stdout) if e["severity"] == "ERROR"]
+    assert len(errors) == 1 and errors[0].startswith("model load failed: REQUIRE_GPU=true but TensorFlow sees no GPU")
+    assert "built with CUDA: no" in errors[0] and "GPU image" in errors[0]
+    assert took < 30, f"took {took:.1f}s"
