@@ -29,10 +29,11 @@ def create_app(
     """
     from flask import Flask
 
+    from app.prediction_log import PredictionLog
     from app.settings import Settings
     from app.startup import load_served
     from app.versions import ServedModel
-    from app.web import auth, body, drift, errors, health, metrics, middleware, openapi, tfserving, v2
+    from app.web import auth, body, drift, errors, health, metrics, middleware, openapi, prediction_log, tfserving, v2
 
     settings = settings or Settings.from_env()
     if served is None:
@@ -43,6 +44,7 @@ def create_app(
     app.extensions["served"] = served
     app.extensions["predictor"] = served.default
     app.extensions["settings"] = settings
+    app.extensions["prediction_log"] = PredictionLog(settings.prediction_log)  # PREDICTION_LOG_*, feedback entries
     body.install_limits(app, settings.limits)  # MAX_INSTANCES, MAX_ELEMENTS, ... for the codecs
     errors.register_error_handlers(app)
     middleware.install(app, settings.access_log_sample)
@@ -55,7 +57,8 @@ def create_app(
     if settings.health_route != "/readyz":
         app.add_url_rule(settings.health_route, "aip_health", health.readyz, methods=["GET"])
     if settings.predict_route != "/predict":
-        app.add_url_rule(settings.predict_route, "aip_predict", tfserving.predict, methods=["POST"])
+        endpoint = prediction_log.VERTEX_PREDICT_ENDPOINT  # its entries say protocol "vertex"
+        app.add_url_rule(settings.predict_route, endpoint, tfserving.predict, methods=["POST"])
     return app
 
 

@@ -56,6 +56,29 @@ class DriftSettings:
         )
 
 
+@dataclass(frozen=True)
+class PredictionLogSettings:
+    """Prediction and feedback log entries (docs/prediction-logs.md). Build it with :meth:`from_env`."""
+
+    sample: float = 0.0
+    """PREDICTION_LOG_SAMPLE: share of predictions logged with their inputs and outputs (0-1; 0: none)."""
+    redact: tuple[str, ...] = ()
+    """PREDICTION_LOG_REDACT: comma-separated input and output names whose values are logged as "[REDACTED]"."""
+    max_bytes: int = 65536
+    """PREDICTION_LOG_MAX_BYTES: an input or output whose JSON is longer is logged as its shape, dtype and sha256."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> PredictionLogSettings:
+        """Read the ``PREDICTION_LOG_*`` variables from ``environ`` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+        names = (name.strip() for name in _text(env, "PREDICTION_LOG_REDACT").split(","))
+        return cls(
+            sample=_fraction(env, "PREDICTION_LOG_SAMPLE", cls.sample),
+            redact=tuple(dict.fromkeys(name for name in names if name)),
+            max_bytes=_int(env, "PREDICTION_LOG_MAX_BYTES", cls.max_bytes, 256, 200_000),
+        )
+
+
 def _probability(env: Mapping[str, str], var: str, default: float) -> float:
     value = _float(env, var, default)
     if not 0.0 < value < 1.0:  # also NaN
@@ -172,6 +195,8 @@ class Settings:
     """AUTH_CERTS_URL: where Google's token-signing certificates are fetched from."""
     drift: DriftSettings = field(default_factory=DriftSettings)
     """DRIFT_*: input drift monitoring against the training baseline (see DriftSettings)."""
+    prediction_log: PredictionLogSettings = field(default_factory=PredictionLogSettings)
+    """PREDICTION_LOG_*: sampled prediction entries and feedback entries (see PredictionLogSettings)."""
     warmup: bool = True
     """WARMUP: run one synthetic call per signature (and TF Serving warm-up records) before ready."""
     require_gpu: bool = False
@@ -254,6 +279,7 @@ class Settings:
             max_string_bytes=_int(env, "MAX_STRING_BYTES", cls.max_string_bytes, 1, 2**31),
             **_auth(env),
             drift=DriftSettings.from_env(env),
+            prediction_log=PredictionLogSettings.from_env(env),
             warmup=_bool(env, "WARMUP", cls.warmup),
             require_gpu=_bool(env, "REQUIRE_GPU", cls.require_gpu),
         )

@@ -13,6 +13,8 @@ the job can prepare the next batch while the model runs this one.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
@@ -25,8 +27,18 @@ from app.codecs.limits import Limits
 from app.codecs.tfserving import decode_predict
 from app.codecs.values import output_to_json
 from app.errors import InvalidInput
+from app.prediction_log import PredictionLog
 from app.predictor import Predictor, check_inputs
 from app.settings import Settings
+
+
+class Sampled(NamedTuple):
+    """A line chosen for a prediction entry (``--prediction-log-sample``): its row of the model call."""
+
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    latency_ms: float
+    """The model call of the line's batch."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,7 @@ class Predicted:
 
     value: Any
     nonfinite: bool
+    sampled: Sampled | None = None
 
 
 @dataclass(frozen=True)
@@ -78,8 +91,17 @@ def parse_line(data: bytes) -> Any:
 class BatchPredictor:
     """Runs batches of lines through one signature of a loaded predictor's model."""
 
-    def __init__(self, predictor: Predictor, signature: str | None, settings: Settings, batch_size: int) -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        signature: str | None,
+        settings: Settings,
+        batch_size: int,
+        prediction_log: PredictionLog | None = None,
+    ) -> None:
+        """``prediction_log``: where sampled lines are written as prediction entries (None: no entries)."""
         self.predictor = predictor
+        self.prediction_log = prediction_log
         self.signature = predictor.signature(signature)
         # The server's limits, per line as the server applies them per request: a batch may hold batch_size
         # lines each as large as one request may be.
@@ -163,7 +185,33 @@ class BatchPredictor:
         # Predictor.run, not Predictor.predict: a job needs no readiness gate or request batcher, but its inputs are
         # watched for drift like the server's.
         check_inputs(self.signature, inputs)
-        return _rows_of(self.predictor.run(self.signature.name, inputs), rows)
+        started = time.perf_counter()
+        outputs = self.predictor.run(self.signature.name, inputs)
+        predictions = _rows_of(outputs, rows)
+        if self.prediction_log is not None:  # each line is sampled on its own, as a request is
+            latency_ms = (time.perf_counter() - started) * 1000
+            for i, predicted in enumerate(predictions):
+                if self.prediction_log.sampled():
+                    row = Sampled(_row(inputs, i), _row(outputs, i), latency_ms)
+                    predictions[i] = dataclasses.replace(predicted, sampled=row)
+        return predictions
+
+    def log_sampled(self, request_ids: Sequence[str], outcomes: Sequence[Outcome | None]) -> None:
+        """Write the prediction entries of the sampled lines among ``outcomes`` (one request id per line)."""
+        if self.prediction_log is None:
+            return
+        for request_id, outcome in zip(request_ids, outcomes, strict=True):
+            if isinstance(outcome, Predicted) and outcome.sampled is not None:
+                self.prediction_log.prediction(
+                    request_id=request_id,
+                    model_name=self.predictor.name,
+                    model_version=self.predictor.version,
+                    protocol="batch",
+                    signature=self.signature.name,
+                    inputs=outcome.sampled.inputs,
+                    outputs=outcome.sampled.outputs,
+                    latency_ms=outcome.sampled.latency_ms,
+                )
 
 
 def _spread(size: int, positions: list[int], outcomes: list[Outcome]) -> list[Outcome | None]:
@@ -183,6 +231,11 @@ def _parse(lines: Sequence[bytes], positions: list[int]) -> Parsed:
         except InvalidInput as exc:
             parsed.rejected[position] = Rejected(exc.message)
     return parsed
+
+
+def _row(arrays: dict[str, np.ndarray], index: int) -> dict[str, np.ndarray]:
+    """Row ``index`` of each array, as a batch of one (views, not copies)."""
+    return {name: array[index : index + 1] for name, array in arrays.items()}
 
 
 def _rows_of(outputs: dict[str, np.ndarray], rows: int) -> list[Outcome]:

@@ -19,6 +19,7 @@ from app.batch.settings import BatchSettings
 from app.batch.shard import InputFile, Line, owned_lines, plan
 from app.codecs import jsonio
 from app.errors import InvalidInput, ModelLoadError, NotFound, StorageError
+from app.prediction_log import PredictionLog
 from app.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,10 @@ def run_task(settings: BatchSettings) -> dict[str, Any]:
         # Reading, parsing and decoding the next batch (Python, holding the GIL) overlaps the model call on this
         # one (TensorFlow, which releases it).
         for batch, prepared in _ahead(_batches(lines, settings.batch_size), lambda b: _prepare(b, model)):
-            _write(batch, model.outcomes(prepared), output, errors, progress)
+            outcomes = model.outcomes(prepared)
+            _write(batch, outcomes, output, errors, progress)
+            if model.prediction_log is not None:  # a line's request id: stable across retries and re-runs
+                model.log_sampled([f"{line.uri}#{line.number}" for line in batch], outcomes)
         errors_bytes = errors.publish()  # first: a published part file implies its error file is complete
         output_bytes = output.publish()
     summary = {
@@ -155,7 +159,9 @@ def _load(settings: BatchSettings) -> tuple[BatchPredictor, float]:
             f"signature {signature.name!r} cannot be batched: every input and output needs a leading batch "
             "dimension of unknown size"
         )
-    model = BatchPredictor(predictor, signature.name, settings.server, settings.batch_size)
+    logged = settings.server.prediction_log
+    prediction_log = PredictionLog(logged) if logged.sample > 0 else None
+    model = BatchPredictor(predictor, signature.name, settings.server, settings.batch_size, prediction_log)
     return model, time.perf_counter() - started
 
 

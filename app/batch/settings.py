@@ -44,7 +44,8 @@ class BatchSettings:
     task_attempt: int
     """CLOUD_RUN_TASK_ATTEMPT: how many times this task was retried (for the logs). Default 0."""
     server: Settings
-    """The server's settings; its model_uri is --model-uri when given, else MODEL_URI."""
+    """The server's settings; its model_uri is --model-uri when given, else MODEL_URI; its prediction_log.sample
+    is --prediction-log-sample when given, else PREDICTION_LOG_SAMPLE."""
 
     @property
     def model_uri(self) -> str:
@@ -62,6 +63,9 @@ class BatchSettings:
             env = {**env, "MODEL_URI": args.model_uri}
         # No request batcher in a batch job: the job itself builds the batches.
         server = dataclasses.replace(Settings.from_env(env), max_batch_size=0)
+        if args.prediction_log_sample is not None:
+            logged = dataclasses.replace(server.prediction_log, sample=args.prediction_log_sample)
+            server = dataclasses.replace(server, prediction_log=logged)
         count = _int(env, "CLOUD_RUN_TASK_COUNT", 1, 1, 100_000)
         index = _int(env, "CLOUD_RUN_TASK_INDEX", 0, 0, 100_000)
         if index >= count:
@@ -98,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--errors-prefix", default="", help="where error files go (default: OUTPUT/errors)")
     parser.add_argument(
+        "--prediction-log-sample",
+        type=_fraction,
+        default=None,
+        help="share of lines written as prediction entries on stdout, 0-1 (default: PREDICTION_LOG_SAMPLE, 0)",
+    )
+    parser.add_argument(
         "--progress-seconds",
         type=float,
         default=DEFAULT_PROGRESS_SECONDS,
@@ -114,6 +124,16 @@ def _bounded(low: int, high: int):
         return value
 
     return parse
+
+
+def _fraction(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
+    return value
 
 
 def _prefix(raw: str, flag: str) -> str:

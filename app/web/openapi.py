@@ -245,6 +245,19 @@ def build_openapi(
     results = {"type": "object", "required": ["results"], "properties": {"results": {"type": "array"}}}
     tf_classify = _op("TF Serving classify (tf.Example features)", results, examples_request, predict_errors)
     tf_regress = _op("TF Serving regress (tf.Example features)", results, examples_request, predict_errors)
+    feedback = _op(
+        "Ground truth for an earlier prediction, logged as a feedback entry (docs/prediction-logs.md)",
+        {"type": "object"},
+        {
+            "type": "object",
+            "required": ["request_id", "labels"],
+            "properties": {
+                "request_id": {"type": "string", "description": "the prediction's X-Request-Id"},
+                "labels": {"type": "array", "minItems": 1, "description": "one true value per row"},
+            },
+        },
+        (400, 404, 413, 415),
+    )
     status = _op("TF Serving model status", {"type": "object", "required": ["model_version_status"]}, errors=(404,))
     metadata = _op(
         "TF Serving model metadata", {"type": "object", "required": ["model_spec", "metadata"]}, errors=(404,)
@@ -263,6 +276,7 @@ def build_openapi(
         f"/v1/models/{name}/versions/{version}:predict": {"post": tf_predict},
         f"/v1/models/{name}:classify": {"post": tf_classify},
         f"/v1/models/{name}:regress": {"post": tf_regress},
+        f"/v1/models/{name}:feedback": {"post": feedback},
         f"/v1/models/{name}": {"get": status},
         f"/v1/models/{name}/versions/{version}": {"get": status},
         f"/v1/models/{name}/metadata": {"get": metadata},
@@ -299,6 +313,7 @@ def build_openapi(
         f"/v2/models/{name}/ready": {"get": v2_ready},
         f"/v2/models/{name}/versions/{version}/ready": {"get": v2_ready},
         f"/v2/models/{name}/infer": {"post": v2_infer},
+        f"/v2/models/{name}/feedback": {"post": feedback},
         f"/v2/models/{name}/versions/{version}/infer": {"post": v2_infer},
         "/openapi.json": {"get": _op("This document", {"type": "object"}, errors=())},
     }

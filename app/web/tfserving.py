@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 from app.codecs.tfserving import decode_dense, decode_predict, encode_predict
 from app.errors import InvalidInput, ModelNotReady
 from app.predictor import Predictor
-from app.web import examples
+from app.web import examples, feedback, prediction_log
 from app.web.body import parse_json, read_body, request_limits
 from app.web.disconnect import client_gone
 from app.web.responses import json_response
@@ -35,11 +35,14 @@ def _predict(predictor: Predictor) -> Response:
     outputs = predictor.predict(
         decoded.inputs, decoded.signature_name, cancelled=client_gone(request.environ), any_shape=True
     )
-    return Response(encode_predict(outputs, decoded.row_format), mimetype="application/json")
+    response = Response(encode_predict(outputs, decoded.row_format), mimetype="application/json")
+    if prediction_log.sampled():
+        prediction_log.log_predict(predictor, decoded, raw, outputs)
+    return response
 
 
 # TF Serving's own path grammar (model_servers/http_rest_api_util.cc): POST takes a verb, GET a status or metadata.
-_POST_PATH = re.compile(r"/v1/models/([^/:]+)(?:/versions/(\d+)|/labels/([^/:]+))?:(classify|regress|predict)")
+_POST_PATH = re.compile(r"/v1/models/([^/:]+)(?:/versions/(\d+)|/labels/([^/:]+))?:(classify|regress|predict|feedback)")
 _GET_PATH = re.compile(r"/v1/models(?:/([^/:]+))?(?:/versions/(\d+)|/labels/([^/:]+))?(?:/(metadata))?")
 
 
@@ -73,6 +76,8 @@ def v1(rest: str) -> Response:
         return json_response(_metadata(predictor))
     if verb == "predict":
         return _predict(predictor)
+    if verb == "feedback":
+        return feedback.receive(predictor)
     return examples.classify(predictor) if verb == "classify" else examples.regress(predictor)
 
 

@@ -18,8 +18,10 @@ from app.errors import ModelNotReady, NotFound
 from app.predictor import Predictor
 from app.tensors import TensorInfo
 from app.versions import ServedModel
+from app.web import prediction_log
 from app.web.body import read_json, request_limits
 from app.web.disconnect import client_gone
+from app.web.feedback import receive as receive_feedback
 from app.web.responses import json_response
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
@@ -111,7 +113,17 @@ def infer(name: str, version: str | None = None) -> Response:
         predictor.name, predictor.version, decoded, outputs, predictor.signature(decoded.signature_name)
     )
     mimetype = "application/octet-stream" if headers else "application/json"
-    return Response(payload, mimetype=mimetype, headers=headers)
+    response = Response(payload, mimetype=mimetype, headers=headers)
+    if prediction_log.sampled():
+        prediction_log.log_infer(predictor, body, decoded, outputs)
+    return response
+
+
+@bp.post("/models/<name>/feedback")
+@bp.post("/models/<name>/versions/<version>/feedback")
+def feedback(name: str, version: str | None = None) -> Response:
+    """Ground truth for an earlier inference (``app.web.feedback``)."""
+    return receive_feedback(_predictor(name, version))
 
 
 def _tensor_metadata(info: TensorInfo) -> dict:
