@@ -1,5 +1,21 @@
 locals {
+  # Where the model lives (and where the batch job always downloads it from).
   model_uri = "gs://${google_storage_bucket.models.name}/${var.model_path}"
+
+  # MODEL_URI of the service. With mount_model_bucket the bucket is a read-only Cloud Storage FUSE volume and the
+  # server loads the SavedModel from the mount, with no copy in /tmp (which counts against memory); otherwise it
+  # downloads gs://... at start-up. Trade-offs: docs/gpu.md, "Model from a Cloud Storage volume".
+  model_mount_path  = "/mnt/models"
+  service_model_uri = var.mount_model_bucket ? "${local.model_mount_path}/${var.model_path}" : local.model_uri
+
+  # What a GPU revision adds to the environment: the REQUIRE_GPU self-check (the server exits at start-up instead of
+  # silently serving on the CPU), one worker process owning the GPU, and batching sized for it (docs/gpu.md).
+  gpu_env = var.gpu_count > 0 ? {
+    REQUIRE_GPU      = "true"
+    WORKERS          = tostring(var.gpu_batching.workers)
+    MAX_BATCH_SIZE   = tostring(var.gpu_batching.max_batch_size)
+    BATCH_TIMEOUT_MS = tostring(var.gpu_batching.batch_timeout_ms)
+  } : {}
 
   resource_limits = merge(
     { cpu = var.cpu, memory = var.memory },
@@ -113,7 +129,9 @@ resource "google_cloud_run_v2_service" "server" {
     max_instance_request_concurrency = var.concurrency
     timeout                          = "300s"
     gpu_zonal_redundancy_disabled    = var.gpu_count > 0 ? var.gpu_zonal_redundancy_disabled : null
-    labels                           = local.labels
+    # Cloud Storage volumes need the second generation; otherwise Cloud Run picks the environment itself.
+    execution_environment = var.mount_model_bucket ? "EXECUTION_ENVIRONMENT_GEN2" : null
+    labels                = local.labels
 
     scaling {
       min_instance_count = var.min_instances
@@ -124,6 +142,18 @@ resource "google_cloud_run_v2_service" "server" {
       for_each = var.gpu_count > 0 ? [var.gpu_type] : []
       content {
         accelerator = node_selector.value
+      }
+    }
+
+    # Read-only: the server never writes models, and a read-only mount cannot be used to replace one.
+    dynamic "volumes" {
+      for_each = var.mount_model_bucket ? [google_storage_bucket.models.name] : []
+      content {
+        name = "models"
+        gcs {
+          bucket    = volumes.value
+          read_only = true
+        }
       }
     }
 
@@ -138,7 +168,7 @@ resource "google_cloud_run_v2_service" "server" {
 
       env {
         name  = "MODEL_URI"
-        value = local.model_uri
+        value = local.service_model_uri
       }
       env {
         name  = "MODEL_NAME"
@@ -156,7 +186,29 @@ resource "google_cloud_run_v2_service" "server" {
         name  = "GOOGLE_CLOUD_PROJECT"
         value = var.project_id
       }
+      env {
+        # Prediction entries for the BigQuery sink (prediction_logs.tf); none unless it is on.
+        name  = "PREDICTION_LOG_SAMPLE"
+        value = var.prediction_logs_enabled ? tostring(var.prediction_logs_sample) : "0"
+      }
+      dynamic "env" {
+        for_each = local.gpu_env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
 
+      dynamic "volume_mounts" {
+        for_each = var.mount_model_bucket ? ["models"] : []
+        content {
+          name       = volume_mounts.value
+          mount_path = local.model_mount_path
+        }
+      }
+
+      # startup_cpu_boost: more CPU while the instance starts (importing TensorFlow, loading and warming up the
+      # model), billed only for that time; it shortens every cold start.
       resources {
         limits            = local.resource_limits
         cpu_idle          = var.cpu_idle
@@ -200,7 +252,8 @@ resource "google_cloud_run_v2_service" "server" {
     }
   }
 
-  # The first revision downloads the model while starting: grant read access before it exists.
+  # The first revision downloads (or mounts) the model while starting: grant read access before it exists. The same
+  # objectViewer grant (storage.objects.get and .list) is all a read-only Cloud Storage FUSE mount needs.
   depends_on = [google_storage_bucket_iam_member.runtime_model_reader]
 }
 
@@ -343,6 +396,11 @@ resource "google_cloud_run_v2_job" "batch" {
         env {
           name  = "GOOGLE_CLOUD_PROJECT"
           value = var.project_id
+        }
+        env {
+          # The same prediction entries for batch predictions (protocol "batch"), into the same table.
+          name  = "PREDICTION_LOG_SAMPLE"
+          value = var.prediction_logs_enabled ? tostring(var.prediction_logs_sample) : "0"
         }
 
         resources {

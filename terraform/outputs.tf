@@ -37,8 +37,22 @@ output "model_bucket" {
 }
 
 output "model_uri" {
-  description = "MODEL_URI given to the container: upload the SavedModel (or a TF Serving base dir) here."
+  description = "Where to upload the SavedModel (or a TF Serving base dir); the batch job's MODEL_URI."
   value       = local.model_uri
+}
+
+output "service_model_uri" {
+  description = "MODEL_URI of the service: model_uri, or its path under the read-only mount with mount_model_bucket."
+  value       = local.service_model_uri
+}
+
+output "gpu" {
+  description = "The service's accelerator: null without one, else its type, whether zonal redundancy is off and the extra environment."
+  value = var.gpu_count > 0 ? {
+    type                      = var.gpu_type
+    zonal_redundancy_disabled = var.gpu_zonal_redundancy_disabled
+    env                       = local.gpu_env
+  } : null
 }
 
 output "image_repository" {

@@ -5,22 +5,7 @@
 # dataset, and the view prediction_quality joins them into volume, latency and accuracy (or MAE) per day and
 # model version. docs/prediction-logs-bigquery.md: how to turn it on, query it, and what it costs.
 
-variable "prediction_logs_enabled" {
-  type        = bool
-  description = "Route the server's prediction and feedback log entries into a BigQuery dataset, with the prediction_quality view. Off: nothing is created and nothing costs."
-  default     = false
-}
-
-variable "prediction_logs_sample" {
-  type        = number
-  description = "With prediction_logs_enabled: share of predictions the server logs (its PREDICTION_LOG_SAMPLE, 0-1). Feedback scores logged predictions only; feedback entries are always written."
-  default     = 0.1
-
-  validation {
-    condition     = var.prediction_logs_sample >= 0 && var.prediction_logs_sample <= 1
-    error_message = "prediction_logs_sample must be between 0 and 1."
-  }
-}
+# prediction_logs_enabled and prediction_logs_sample are in variables.tf: the service's environment uses them.
 
 variable "prediction_logs_dataset_id" {
   type        = string

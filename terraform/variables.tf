@@ -156,7 +156,7 @@ variable "min_instances" {
 
 variable "max_instances" {
   type        = number
-  description = "Maximum number of instances (caps cost; GPU quota also caps it)."
+  description = "Maximum number of instances (caps cost). With a GPU keep it at or below the project's Cloud Run L4 quota in the region (one GPU per instance): Cloud Run refuses a revision whose maximum exceeds the quota."
   default     = 10
 
   validation {
@@ -167,7 +167,7 @@ variable "max_instances" {
 
 variable "concurrency" {
   type        = number
-  description = "Maximum concurrent requests per instance; also sets THREADS (request threads per worker) so each request has a thread."
+  description = "Maximum concurrent requests per instance; also sets THREADS (request threads per worker) so each request has a thread. On a GPU (one worker) it also caps how many requests one batch can merge: raise it to about gpu_batching.max_batch_size."
   default     = 8
 
   validation {
@@ -178,7 +178,7 @@ variable "concurrency" {
 
 variable "gpu_count" {
   type        = number
-  description = "GPUs per instance: 0 (CPU image) or 1 (GPU image built with --target gpu)."
+  description = "GPUs per instance: 0 (CPU image) or 1: an NVIDIA GPU (gpu_type) for the GPU image (built with --target gpu, pushed as SERVICE-gpu:SHA), with REQUIRE_GPU=true and the gpu_batching settings in its environment. See docs/gpu.md."
   default     = 0
 
   validation {
@@ -210,6 +210,31 @@ variable "gpu_zonal_redundancy_disabled" {
   type        = bool
   description = "With a GPU: turn off zonal redundancy (cheaper, best-effort failover; needs the matching GPU quota)."
   default     = true
+}
+
+variable "gpu_batching" {
+  type = object({
+    workers          = optional(number, 1)
+    max_batch_size   = optional(number, 64)
+    batch_timeout_ms = optional(number, 2)
+  })
+  description = "With a GPU: WORKERS (1: one process owns the GPU, so every request meets in one batch queue and the model sits in GPU memory once), MAX_BATCH_SIZE and BATCH_TIMEOUT_MS (wait up to this long to fill a batch: one GPU call costs about the same for 1 row as for 64). Reasoning and sizing: docs/gpu.md. Unused without a GPU (the server's defaults apply)."
+  default     = {}
+
+  validation {
+    condition = (
+      var.gpu_batching.workers >= 1 && var.gpu_batching.workers <= 8 && floor(var.gpu_batching.workers) == var.gpu_batching.workers &&
+      var.gpu_batching.max_batch_size >= 1 && var.gpu_batching.max_batch_size <= 65536 && floor(var.gpu_batching.max_batch_size) == var.gpu_batching.max_batch_size &&
+      var.gpu_batching.batch_timeout_ms >= 0 && var.gpu_batching.batch_timeout_ms <= 10000 && floor(var.gpu_batching.batch_timeout_ms) == var.gpu_batching.batch_timeout_ms
+    )
+    error_message = "gpu_batching needs whole numbers: workers 1-8, max_batch_size 1-65536, batch_timeout_ms 0-10000."
+  }
+}
+
+variable "mount_model_bucket" {
+  type        = bool
+  description = "Mount the model bucket read-only at /mnt/models (a Cloud Storage FUSE volume, second generation execution environment) and set MODEL_URI to /mnt/models/MODEL_PATH: the server reads the model through the mount instead of downloading it to /tmp. The batch job still downloads. See docs/gpu.md."
+  default     = false
 }
 
 variable "log_format" {
@@ -450,5 +475,22 @@ variable "batch_memory" {
       : tonumber(trimsuffix(var.batch_memory, "Mi")) >= 512 && tonumber(trimsuffix(var.batch_memory, "Mi")) <= 32768
     )
     error_message = "batch_memory must be a Kubernetes quantity in Mi or Gi between 512Mi and 32Gi, e.g. 4Gi."
+  }
+}
+
+variable "prediction_logs_enabled" {
+  type        = bool
+  description = "Route the server's prediction and feedback log entries into a BigQuery dataset, with the prediction_quality view. Off: nothing is created and nothing costs."
+  default     = false
+}
+
+variable "prediction_logs_sample" {
+  type        = number
+  description = "With prediction_logs_enabled: share of predictions the server logs (its PREDICTION_LOG_SAMPLE, 0-1). Feedback scores logged predictions only; feedback entries are always written."
+  default     = 0.1
+
+  validation {
+    condition     = var.prediction_logs_sample >= 0 && var.prediction_logs_sample <= 1
+    error_message = "prediction_logs_sample must be between 0 and 1."
   }
 }

@@ -18,7 +18,8 @@ min_instances = 1
 max_instances = 20
 concurrency   = 8
 
-# GPU variant (image built with --target gpu): uncomment and raise cpu/memory to 4 / 16Gi.
+# GPU (NVIDIA L4): the tf-model-server-gpu image, 4 vCPU / 16Gi, max_instances within the GPU quota; gpu.tfvars
+# has the whole set and docs/gpu.md the reasons.
 # gpu_count = 1
 # gpu_type  = "nvidia-l4"
 

@@ -33,7 +33,8 @@ def test_substitute_follows_cloud_build_escaping() -> None:
 
 
 def test_cloudbuild_steps_in_order(cloudbuild: dict) -> None:
-    assert [s["id"] for s in cloudbuild["steps"]] == ["test", "build", "push", "deploy", "smoke-test", "shift-traffic"]
+    ids = [s["id"] for s in cloudbuild["steps"]]
+    assert ids == ["test", "build", "build-gpu", "push", "push-gpu", "deploy", "smoke-test", "shift-traffic"]
     assert _step(cloudbuild, "test")["name"].startswith("python:3.11")
 
 

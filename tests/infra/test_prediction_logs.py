@@ -101,9 +101,10 @@ def view_sql(sandbox: Path) -> dict[str, str]:
 
 
 def test_off_by_default_and_every_resource_behind_the_switch(
-    sandbox: Path, variables: dict[str, dict], resources: dict[str, dict]
+    sandbox: Path, tf_variables: dict[str, dict], resources: dict[str, dict]
 ) -> None:
-    assert variables["prediction_logs_enabled"]["default"] is False
+    # In variables.tf, with prediction_logs_sample: the service's environment in main.tf uses both.
+    assert tf_variables["prediction_logs_enabled"]["default"] is False
     assert set(resources) == {
         "google_bigquery_dataset.prediction_logs",
         "google_bigquery_table.prediction_log_entries",
@@ -402,3 +403,10 @@ def test_regression_view_on_sample_entries(view_sql: dict[str, str]) -> None:
 def test_view_columns(view_sql: dict[str, str], task: str, metric: str) -> None:
     row = next(iter(run_view(view_sql[task], CLASSIFICATION_ENTRIES[:1]).values()))
     assert list(row) == [*VIEW_COLUMNS, metric]
+
+
+def test_the_service_and_the_batch_job_log_predictions_only_when_the_sink_is_on() -> None:
+    """PREDICTION_LOG_SAMPLE reaches the server and the batch job from prediction_logs_sample, and is 0 when off."""
+    main = (TERRAFORM_DIR / "main.tf").read_text()
+    expected = 'value = var.prediction_logs_enabled ? tostring(var.prediction_logs_sample) : "0"'
+    assert main.count('name  = "PREDICTION_LOG_SAMPLE"') == 2 and main.count(expected) == 2

@@ -36,9 +36,21 @@ def _block(body: dict, name: str) -> dict:
     return inner
 
 
+def _is_one_interpolation(value: str) -> bool:
+    """value is "${expr}" as a whole (expr may hold templates of its own), not a template such as "${a}/${b}"."""
+    if not (value.startswith("${") and value.endswith("}")):
+        return False
+    depth = 0
+    for index, char in enumerate(value):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0 and char == "}":
+            return index == len(value) - 1
+    return False
+
+
 def _expression(value: object) -> str:
     """HCL source for a python-hcl2 value: "${expr}" becomes expr, any other string an HCL string."""
-    if isinstance(value, str) and value.startswith("${") and value.endswith("}") and value.count("${") == 1:
+    if isinstance(value, str) and _is_one_interpolation(value):
         return value[2:-1]
     return json.dumps(value)
 
@@ -60,7 +72,7 @@ def _members_expression(body: dict) -> str:
     members = f"[{members}]" if "member" in body else members
     # Principals created here (e.g. the runtime service account) become their reference as a string:
     # unknown until apply, but never allUsers/allAuthenticatedUsers.
-    members = _RESOURCE_ATTR.sub(lambda m: json.dumps(m.group(0)), members)
+    members = _resources_as_strings(members)
     if "for_each" in body:
         members = members.replace("each.value", "each_value").replace("each.key", "each_key")
         return f"flatten([for each_key, each_value in {_expression(body['for_each'])} : {members}])"
@@ -70,21 +82,28 @@ def _members_expression(body: dict) -> str:
     return members
 
 
-def _var_only_locals(tf_main: dict) -> list[str]:
-    """HCL lines of a ``locals`` block with every local of main.tf that refers to no resource."""
-    var_only_locals = {
-        name: _expression(value)
+def _resources_as_strings(expression: str) -> str:
+    """expression with each whole reference to a managed resource's attribute replaced by its address as a string
+    (unknown until apply, like ``"google_storage_bucket.models.name"``), so a provider-less sandbox can evaluate it."""
+    return _RESOURCE_ATTR.sub(lambda m: json.dumps(m.group(0)), expression)
+
+
+def _sandbox_locals(tf_main: dict) -> list[str]:
+    """HCL lines of a ``locals`` block with every local of main.tf, resource attributes as strings. A local that
+    still refers to a resource some other way (``google_x.y[0].name``, data sources, modules) is left out."""
+    sandbox_locals = {
+        name: _resources_as_strings(_expression(value))
         for block in tf_main.get("locals", [])
         for name, value in block.items()
-        if not _RESOURCE_REF.search(str(value))
+        if not _RESOURCE_REF.search(_RESOURCE_ATTR.sub("", _expression(value)))
     }
-    return ["locals {", *(f"  {name} = {expr}" for name, expr in var_only_locals.items()), "}"]
+    return ["locals {", *(f"  {name} = {expr}" for name, expr in sandbox_locals.items()), "}"]
 
 
 @pytest.fixture(scope="module")
 def iam_sandbox(tf_main: dict, tf_resources: dict[str, dict]) -> Iterator[Path]:
     """A sandbox module whose outputs are the role and principals of every IAM resource of main.tf."""
-    lines = _var_only_locals(tf_main)
+    lines = _sandbox_locals(tf_main)
     for index, (address, body) in enumerate(_iam_resources(tf_resources).items()):
         lines += [
             f'output "iam_{index}" {{',
@@ -203,7 +222,8 @@ def test_cpu_boost_and_limits(container: dict) -> None:
 
 def test_container_env_names_the_model(container: dict) -> None:
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert env["MODEL_URI"] == "${local.model_uri}"
+    # gs://... or, with mount_model_bucket, the path under the mount (tests/infra/test_gpu_infra.py).
+    assert env["MODEL_URI"] == "${local.service_model_uri}"
     assert env["MODEL_NAME"] == "${var.model_name}"
 
 
@@ -290,7 +310,7 @@ def batch_job(tf_resources: dict[str, dict]) -> dict:
 def batch_sandbox(tf_main: dict, tf_resources: dict[str, dict]) -> Iterator[Path]:
     """A sandbox whose outputs are the job's default arguments and the write grant's IAM condition."""
     (condition,) = tf_resources["google_storage_bucket_iam_member.runtime_batch_writer"]["condition"]
-    lines = _var_only_locals(tf_main)
+    lines = _sandbox_locals(tf_main)
     lines += [
         'output "batch_args" {',
         "  value = local.batch_args",
@@ -420,7 +440,7 @@ def traffic_sandbox(tf_main: dict, service: dict) -> Iterator[Path]:
     """A sandbox whose outputs are the service's traffic blocks and the name of the revision it creates."""
     (traffic,) = [d["traffic"] for d in service["dynamic"] if "traffic" in d]
     assert "traffic" not in service, "traffic targets come from the dynamic block only"
-    lines = _var_only_locals(tf_main)
+    lines = _sandbox_locals(tf_main)
     lines += [
         'output "traffic" {',
         f"  value = {_dynamic_blocks(traffic, 'traffic')}",
