@@ -108,8 +108,8 @@ def test_cmd_is_exec_form_python_m_app() -> None:
     assert json.loads(effective(FINAL, "CMD") or "null") == ["python", "-m", "app"]
 
 
-def test_exposes_8080() -> None:
-    assert effective(FINAL, "EXPOSE") == "8080"
+def test_exposes_8080_and_tf_servings_rest_port() -> None:
+    assert effective(FINAL, "EXPOSE") == "8080 8501"
 
 
 def test_healthcheck_probes_healthz_with_python_not_curl() -> None:
