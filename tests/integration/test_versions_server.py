@@ -73,7 +73,7 @@ def test_all_versions_are_loaded_and_the_latest_is_the_default(all_server):
         "model half_plus_two version 124",
     ]
     summary = lines[2]
-    assert summary["message"].startswith("model half_plus_two versions 123, 124 ready in ")
+    assert summary["message"].startswith("model half_plus_two versions 123, 124 ready on CPU in ")
     assert (summary["model_versions"], summary["version_policy"]) == (["123", "124"], "all")
     assert summary["version_labels"] == {"stable": "123", "canary": "124"}
 
