@@ -34,12 +34,17 @@ def tf_versions() -> dict:
     return load_hcl(TERRAFORM_DIR / "versions.tf")
 
 
-@pytest.fixture(scope="session")
-def tf_resources(tf_main: dict) -> dict[str, dict]:
-    """Every resource of main.tf by address, e.g. "google_storage_bucket.models"."""
+def resources_by_address(module: dict) -> dict[str, dict]:
+    """Every resource of a parsed .tf file by address, e.g. "google_storage_bucket.models"."""
     return {
         f"{rtype}.{name}": body
-        for block in tf_main["resource"]
+        for block in module["resource"]
         for rtype, by_name in block.items()
         for name, body in by_name.items()
     }
+
+
+@pytest.fixture(scope="session")
+def tf_resources(tf_main: dict) -> dict[str, dict]:
+    """Every resource of main.tf by address."""
+    return resources_by_address(tf_main)

@@ -20,7 +20,7 @@ from infra_checks import TerraformError, terraform, variables_sandbox
 from sqlglot import exp
 
 from tests.infra import TERRAFORM_DIR
-from tests.infra.conftest import load_hcl
+from tests.infra.conftest import load_hcl, resources_by_address
 from tests.infra.test_terraform import REQUIRED_VARS, _expression
 
 MODULE_FILE = TERRAFORM_DIR / "prediction_logs.tf"
@@ -49,12 +49,7 @@ def module() -> dict:
 
 @pytest.fixture(scope="module")
 def resources(module: dict) -> dict[str, dict]:
-    return {
-        f"{rtype}.{name}": body
-        for block in module["resource"]
-        for rtype, by_name in block.items()
-        for name, body in by_name.items()
-    }
+    return resources_by_address(module)
 
 
 @pytest.fixture(scope="module")
