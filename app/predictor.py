@@ -190,20 +190,23 @@ def check_inputs(sig: SignatureInfo, inputs: Mapping[str, np.ndarray], lenient: 
         raise InvalidInput(
             f"missing input {missing[0]!r} for signature {sig.name!r}; expected inputs: {', '.join(sig.inputs)}"
         )
+    exact = True
     for name, value in inputs.items():
         info = sig.inputs.get(name)
         if info is None:
             raise InvalidInput(
                 f"unknown input {name!r} for signature {sig.name!r}; expected inputs: {', '.join(sig.inputs)}"
             )
-        if not lenient and not info.accepts_shape(value.shape):
+        fits = info.accepts_shape(value.shape)
+        exact = exact and fits
+        if not fits and not lenient:
             raise InvalidInput(
                 f"input {name!r} has shape {format_shape(value.shape)} but signature {sig.name!r} expects "
                 f"{format_shape(info.shape)}"
             )
         if value.dtype != info.np_dtype:
             raise InvalidInput(f"input {name!r} has dtype {value.dtype} but the signature expects {info.dtype}")
-    return all(sig.inputs[name].accepts_shape(value.shape) for name, value in inputs.items())
+    return exact
 
 
 def synthetic_inputs(sig: SignatureInfo) -> dict[str, np.ndarray]:
